@@ -1,0 +1,3 @@
+"""damer-lite: an open, runnable companion to DAMER and the Memo2496 protocol (arXiv 2512.13998)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,161 @@
+"""The canonical manifest: one table that every dataset loader returns.
+
+Columns (see docs/paper_notes.md):
+    track_id        str     unique within a dataset
+    audio_path      str     absolute path of the audio file ("" when it could not be found)
+    dataset         str     loader name (memo2496, synthmemo, pmemo, emomusic, deam)
+    valence,arousal float   static labels rescaled to [-1, 1], 0 = neutral
+Optional:
+    valence_std, arousal_std   float  spread of the raters, same scale
+    duration_s                 float  audio (or annotated) duration in seconds
+    window_start_s, window_end_s float the analysis window actually used for the static label and features
+    style                      str    style / timbre family where known
+    dynamic_ref                str    where the dynamic / per-annotator labels live (loader specific)
+
+Binary targets follow the paper: label > 0 is class 1 (§V-A).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+REQUIRED = ["track_id", "audio_path", "dataset", "valence", "arousal"]
+OPTIONAL = [
+    "valence_std",
+    "arousal_std",
+    "duration_s",
+    "window_start_s",
+    "window_end_s",
+    "style",
+    "dynamic_ref",
+]
+COLUMNS = REQUIRED + OPTIONAL
+TARGETS = ("arousal", "valence")
+
+
+def canonical(df: pd.DataFrame) -> pd.DataFrame:
+    """The manifest columns in canonical order; absent optional ones are added as NaN, extras kept last."""
+    out = df.copy()
+    for col in OPTIONAL:
+        if col not in out.columns:
+            out[col] = np.nan
+    extras = [c for c in out.columns if c not in COLUMNS]
+    return out[COLUMNS + extras]
+
+
+@dataclass
+class ValidationReport:
+    """Counts and examples of every problem found in a manifest."""
+
+    n_rows: int
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    n_usable: int = 0
+
+    def add(self, kind: str, track_ids) -> None:
+        ids = [str(t) for t in track_ids]
+        if ids:
+            self.problems.setdefault(kind, []).extend(ids)
+
+    def summary(self, max_examples: int = 3) -> str:
+        lines = [f"{self.n_rows} rows, {self.n_usable} usable"]
+        for kind, ids in sorted(self.problems.items()):
+            ex = ", ".join(ids[:max_examples]) + (", ..." if len(ids) > max_examples else "")
+            lines.append(f"  {kind}: {len(ids)} (e.g. {ex})")
+        return "\n".join(lines)
+
+
+def validate(df: pd.DataFrame, check_audio: bool = True, min_duration_s: float | None = None) -> ValidationReport:
+    """Report missing columns, missing audio, NaN or out-of-range labels, duplicated ids, short tracks."""
+    missing_cols = [c for c in REQUIRED if c not in df.columns]
+    if missing_cols:
+        raise ValueError(f"manifest lacks required columns {missing_cols}; it has {list(df.columns)}")
+    rep = ValidationReport(n_rows=len(df))
+    ids = df["track_id"].astype(str)
+    rep.add("duplicate_track_id", ids[ids.duplicated(keep="first")])
+    for col in TARGETS:
+        vals = pd.to_numeric(df[col], errors="coerce")
+        rep.add(f"nan_{col}", ids[vals.isna()])
+        rep.add(f"out_of_range_{col}", ids[(vals < -1.0) | (vals > 1.0)])
+    if check_audio:
+        paths = df["audio_path"].fillna("").astype(str)
+        exists = np.array([bool(p) and Path(p).is_file() for p in paths])
+        rep.add("missing_audio", ids[~exists])
+    if min_duration_s is not None and "duration_s" in df.columns:
+        dur = pd.to_numeric(df["duration_s"], errors="coerce")
+        rep.add("too_short", ids[dur < min_duration_s])
+    rep.n_usable = int(_keep_mask(df, rep).sum())
+    return rep
+
+
+def _keep_mask(df: pd.DataFrame, rep: ValidationReport) -> pd.Series:
+    """Rows free of problems; of rows sharing a track_id, the first is kept."""
+    ids = df["track_id"].astype(str)
+    bad = set()
+    for kind, kind_ids in rep.problems.items():
+        if kind != "duplicate_track_id":
+            bad.update(kind_ids)
+    return ~ids.isin(bad) & ~ids.duplicated(keep="first")
+
+
+def clean(df: pd.DataFrame, **kwargs) -> tuple[pd.DataFrame, ValidationReport]:
+    """Drop every row that `validate` flags; return the usable rows and the report (never silent)."""
+    rep = validate(df, **kwargs)
+    out = df.loc[_keep_mask(df, rep)].reset_index(drop=True)
+    out.attrs["validation"] = rep.summary()
+    return out, rep
+
+
+def binary_targets(df: pd.DataFrame) -> pd.DataFrame:
+    """Add `arousal_bin` and `valence_bin` (1 where the label > 0, as in the paper's §V-A)."""
+    out = df.copy()
+    for col in TARGETS:
+        out[f"{col}_bin"] = (out[col].astype(float) > 0).astype(np.int64)
+    return out
+
+
+def split(
+    df: pd.DataFrame,
+    target: str,
+    seed: int,
+    test_size: float = 0.3,
+    val_size: float = 0.0,
+) -> dict[str, np.ndarray]:
+    """Stratified train/test split (70/30 by default) of one binary target and seed.
+
+    `val_size` > 0 carves a stratified validation split out of the *training* part (a fraction of
+    train), so that model selection never needs the test split. Returns positional indices.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+    y = (df[target].to_numpy(dtype=float) > 0).astype(int)
+    if np.bincount(y, minlength=2).min() < 2:
+        raise ValueError(f"{target}: need at least 2 tracks per class to stratify, got counts {np.bincount(y)}")
+    idx = np.arange(len(df))
+    train, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=y)
+    out = {"train": np.sort(train), "test": np.sort(test)}
+    if val_size > 0:
+        tr, va = train_test_split(out["train"], test_size=val_size, random_state=seed, stratify=y[out["train"]])
+        out["train"], out["val"] = np.sort(tr), np.sort(va)
+    return out
+
+
+def analysis_window(duration_s: float, start_s: float, length_s: float) -> tuple[float, float]:
+    """The effective analysis window for a track of `duration_s` seconds.
+
+    The requested window is [start, start + length] (paper: 15-75 s). A track too short for it is first
+    *shifted* (the window ends at the track's end), and if still shorter than `length`, the window is
+    *shrunk* to [start * d / (start + length), d], keeping the same proportion of skipped onset.
+    """
+    if duration_s >= start_s + length_s:
+        return float(start_s), float(start_s + length_s)
+    if duration_s >= length_s:
+        return float(duration_s - length_s), float(duration_s)
+    head = start_s * duration_s / (start_s + length_s)
+    return float(head), float(duration_s)

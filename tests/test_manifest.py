@@ -1,0 +1,90 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from damer_lite.datasets import manifest
+
+
+def _df(tmp_path, n=20):
+    paths = []
+    for i in range(n):
+        p = tmp_path / f"t{i}.wav"
+        p.write_bytes(b"x")
+        paths.append(str(p))
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({
+        "track_id": [f"t{i}" for i in range(n)],
+        "audio_path": paths,
+        "dataset": "toy",
+        "valence": rng.uniform(-1, 1, n),
+        "arousal": rng.uniform(-1, 1, n),
+        "duration_s": 30.0,
+    })
+
+
+def test_validation_counts_every_problem(tmp_path):
+    df = _df(tmp_path)
+    df.loc[0, "valence"] = np.nan
+    df.loc[1, "arousal"] = 1.5
+    df.loc[2, "audio_path"] = str(tmp_path / "missing.wav")
+    df.loc[3, "audio_path"] = ""
+    df.loc[4, "duration_s"] = 1.0
+    df.loc[5, "track_id"] = "t6"  # duplicate of row 6
+    rep = manifest.validate(df, min_duration_s=3.0)
+    assert rep.problems["nan_valence"] == ["t0"]
+    assert rep.problems["out_of_range_arousal"] == ["t1"]
+    assert sorted(rep.problems["missing_audio"]) == ["t2", "t3"]
+    assert rep.problems["too_short"] == ["t4"]
+    assert rep.problems["duplicate_track_id"] == ["t6"]
+    assert rep.n_usable == 20 - 6  # the first "t6" row is kept
+    assert "nan_valence: 1 (e.g. t0)" in rep.summary()
+    clean, _ = manifest.clean(df, min_duration_s=3.0)
+    assert len(clean) == 14 and (clean["track_id"] == "t6").sum() == 1
+    assert not clean["track_id"].isin(["t0", "t1", "t2", "t3", "t4"]).any()
+
+
+def test_validate_rejects_missing_columns(tmp_path):
+    df = _df(tmp_path).drop(columns=["arousal"])
+    with pytest.raises(ValueError, match="arousal"):
+        manifest.validate(df)
+
+
+def test_binary_targets_at_zero(tmp_path):
+    df = _df(tmp_path)
+    df.loc[0, "valence"] = 0.0
+    df.loc[1, "valence"] = 1e-6
+    out = manifest.binary_targets(df)
+    assert out.loc[0, "valence_bin"] == 0 and out.loc[1, "valence_bin"] == 1
+    assert set(out["arousal_bin"]) <= {0, 1}
+
+
+def test_split_is_stratified_deterministic_and_disjoint(tmp_path):
+    df = _df(tmp_path, n=100)
+    y = (df["arousal"] > 0).to_numpy()
+    a = manifest.split(df, "arousal", seed=3)
+    b = manifest.split(df, "arousal", seed=3)
+    c = manifest.split(df, "arousal", seed=4)
+    assert np.array_equal(a["test"], b["test"]) and not np.array_equal(a["test"], c["test"])
+    assert len(a["test"]) == 30 and len(a["train"]) == 70
+    assert not set(a["train"]) & set(a["test"])
+    assert abs(y[a["test"]].mean() - y.mean()) < 0.05
+    v = manifest.split(df, "arousal", seed=3, val_size=0.2)
+    assert np.array_equal(v["test"], a["test"])  # carving validation never changes the test split
+    assert not set(v["val"]) & set(v["train"]) and set(v["val"]) <= set(a["train"])
+
+
+def test_split_errors(tmp_path):
+    df = _df(tmp_path)
+    with pytest.raises(ValueError, match="target"):
+        manifest.split(df, "dominance", 0)
+    df["valence"] = 0.5
+    with pytest.raises(ValueError, match="per class"):
+        manifest.split(df, "valence", 0)
+
+
+@pytest.mark.parametrize(
+    "dur,expected",
+    [(200.0, (15.0, 75.0)), (75.0, (15.0, 75.0)), (70.0, (10.0, 70.0)), (45.0, (9.0, 45.0))],
+)
+def test_analysis_window_shift_and_shrink(dur, expected):
+    assert manifest.analysis_window(dur, 15.0, 60.0) == pytest.approx(expected)
