@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from damer_lite import __version__
+from damer_lite import __version__, train_command
 from damer_lite.datasets import validate
+from damer_lite.features import command as features_command
 
 
 def _add_synth(sub) -> None:
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_synth(sub)
     validate.add_parser(sub)
+    features_command.add_parser(sub)
+    train_command.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,102 @@
+"""Module ablations of Table V as flag settings of the one DAMER model, a grid runner and paired comparisons.
+
+    df = run_grid(mel, coch, {"arousal": y_a}, splits, seeds=[0, 1, 2], base_cfg=profile("quick"))
+    summarise(df); paired_vs_full(df)
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import Config
+
+# Table V order: DSAF only, PCL only, SAML only, DSAF+PCL, PCL+SAML, DSAF+SAML, all three (= DAMER)
+ABLATIONS: dict[str, tuple[bool, bool, bool]] = {
+    "dsaf": (True, False, False),
+    "pcl": (False, True, False),
+    "saml": (False, False, True),
+    "dsaf+pcl": (True, True, False),
+    "pcl+saml": (False, True, True),
+    "dsaf+saml": (True, False, True),
+    "damer": (True, True, True),
+}
+FULL = "damer"
+METRICS = ("acc", "f1", "auc")
+
+
+def ablation_config(base: Config, name: str) -> Config:
+    """`base` with the module switches of ablation `name` (a key of ABLATIONS)."""
+    if name not in ABLATIONS:
+        raise ValueError(f"unknown ablation {name!r} (known: {', '.join(ABLATIONS)})")
+    cfg = copy.deepcopy(base)
+    cfg.modules.dsaf, cfg.modules.pcl, cfg.modules.saml = ABLATIONS[name]
+    return cfg
+
+
+def run_grid(mel, coch, labels: dict[str, np.ndarray], splits, seeds: Iterable[int], base_cfg: Config,
+             configs: Iterable[str] = tuple(ABLATIONS), out_root: str | Path | None = None, device=None,
+             heads: Iterable[str] = ("fuse", "ensemble")) -> pd.DataFrame:
+    """Train every (target, seed, configuration); one row per run and head with ACC/F1/AUC on test.
+
+    labels: {target: y (n,)}; splits: {(target, seed): split dict} or a callable (target, seed) -> split.
+    """
+    from .train import train_run  # late import: keeps this module light for notebooks
+
+    get_split: Callable = splits if callable(splits) else (lambda t, s: splits[(t, s)])
+    rows = []
+    for target, y in labels.items():
+        for seed in seeds:
+            split = get_split(target, seed)
+            for name in configs:
+                cfg = ablation_config(base_cfg, name)
+                out_dir = None if out_root is None else Path(out_root) / target / name / f"seed{seed}"
+                m = train_run(mel, coch, y, split, cfg, out_dir=out_dir, device=device, seed=seed)["metrics"]
+                for head in heads:
+                    rows.append({"target": target, "config": name, "seed": seed, "head": head,
+                                 **{k: m[head][k] for k in METRICS}})
+    return pd.DataFrame(rows)
+
+
+def summarise(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sd and n of each metric per (target, head, config), configurations in Table V order."""
+    g = df.groupby(["target", "head", "config"], sort=False)[list(METRICS)]
+    out = g.agg(["mean", "std", "count"])
+    out.columns = [f"{m}_{s if s != 'count' else 'n'}" for m, s in out.columns]
+    out = out.reset_index()
+    order = {name: i for i, name in enumerate(ABLATIONS)}
+    out["_o"] = out["config"].map(order).fillna(len(order))
+    return out.sort_values(["target", "head", "_o"]).drop(columns="_o").reset_index(drop=True)
+
+
+def format_mean_sd(summary: pd.DataFrame, metric: str = "acc", scale: float = 100.0) -> pd.Series:
+    """'mean ± sd' strings (percent by default) for a summary from `summarise`."""
+    return summary.apply(lambda r: f"{scale * r[f'{metric}_mean']:.2f} ± {scale * r[f'{metric}_std']:.2f}"
+                         if r[f"{metric}_n"] > 1 else f"{scale * r[f'{metric}_mean']:.2f}", axis=1)
+
+
+def paired_vs_full(df: pd.DataFrame, full: str = FULL, metric: str = "acc") -> pd.DataFrame:
+    """Each configuration minus full DAMER over the same (target, head, seed): mean paired difference,
+    wins/losses/ties of the configuration, and a two-sided Wilcoxon signed-rank p when n >= 5."""
+    from scipy.stats import wilcoxon
+
+    rows = []
+    for (target, head), g in df.groupby(["target", "head"], sort=False):
+        ref = g[g["config"] == full].set_index("seed")[metric]
+        for name in [c for c in ABLATIONS if c != full and c in set(g["config"])]:
+            other = g[g["config"] == name].set_index("seed")[metric]
+            common = ref.index.intersection(other.index)
+            d = (other.loc[common] - ref.loc[common]).to_numpy(dtype=float)
+            p = float("nan")
+            if len(d) >= 5 and np.any(d != 0):
+                p = float(wilcoxon(d).pvalue)
+            rows.append({"target": target, "head": head, "config": name, "n": len(d),
+                         f"mean_diff_{metric}": float(d.mean()) if len(d) else float("nan"),
+                         "wins": int((d > 0).sum()), "losses": int((d < 0).sum()),
+                         "ties": int((d == 0).sum()),
+                         "wilcoxon_p": p})
+    return pd.DataFrame(rows)

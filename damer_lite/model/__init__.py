@@ -1,0 +1,11 @@
+"""DAMER model: DSAF encoder (dsaf), PCL (pcl), SAML (saml), assembly (damer), baselines (baselines)."""
+
+from .damer import DAMER, count_parameters
+from .dsaf import DSAF, CrossViewLayer, MultiHeadAttention
+from .pcl import js_divergence, pcl_step, pseudo_label_loss, tau_schedule, theta_schedule
+from .saml import MemoryQueue, supcon_queue_loss
+
+__all__ = [
+    "DAMER", "DSAF", "CrossViewLayer", "MemoryQueue", "MultiHeadAttention", "count_parameters",
+    "js_divergence", "pcl_step", "pseudo_label_loss", "supcon_queue_loss", "tau_schedule", "theta_schedule",
+]

@@ -1,0 +1,111 @@
+"""Style-Anchored Memory Learning (SAML), §IV-D, Eq. 18-20 and Algorithm 1 line 18.
+
+A label-aware circular memory queue (MoCo-style buffers) and a supervised InfoNCE loss of L2-normalised
+queries against it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class MemoryQueue(nn.Module):
+    """Queue Q of K L2-normalised features (K, dim) with labels (K,), a circular pointer and a fill count."""
+
+    def __init__(self, size: int = 512, dim: int = 256, n_classes: int = 2):
+        super().__init__()
+        if size <= 0 or dim <= 0:
+            raise ValueError(f"queue size and dim must be > 0, got {size}, {dim}")
+        self.size, self.dim, self.n_classes = size, dim, n_classes
+        self.register_buffer("features", torch.zeros(size, dim))  # (K, dim)
+        self.register_buffer("labels", torch.full((size,), -1, dtype=torch.long))  # (K,), -1 = empty
+        self.register_buffer("ptr", torch.zeros((), dtype=torch.long))  # P_Q
+        self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+
+    def __len__(self) -> int:
+        return int(self.filled)
+
+    @torch.no_grad()
+    def enqueue(self, feats: torch.Tensor, labels: torch.Tensor) -> None:
+        """Q[P_Q] = L2-normalise(feats) (Eq. 18); the pointer wraps around modulo K."""
+        if feats.dim() != 2 or feats.shape[1] != self.dim:
+            raise ValueError(f"features must be (B, {self.dim}), got {tuple(feats.shape)}")
+        if labels.shape != feats.shape[:1]:
+            raise ValueError(f"labels must be ({feats.shape[0]},), got {tuple(labels.shape)}")
+        feats = F.normalize(feats.detach().float(), dim=-1)[-self.size:]  # (B', dim), B' <= K
+        labels = labels.detach().long()[-self.size:]
+        n = feats.shape[0]
+        idx = (int(self.ptr) + torch.arange(n, device=self.features.device)) % self.size  # (B',)
+        self.features[idx] = feats.to(self.features.device)
+        self.labels[idx] = labels.to(self.labels.device)
+        self.ptr.fill_((int(self.ptr) + n) % self.size)
+        self.filled.fill_(min(self.size, int(self.filled) + n))
+
+    def contents(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The filled entries: features (n, dim) and labels (n,)."""
+        n = int(self.filled)
+        return self.features[:n], self.labels[:n]
+
+    @torch.no_grad()
+    def label_entropy(self) -> float:
+        """Entropy (nats) of the label distribution of the filled entries; NaN when empty."""
+        n = int(self.filled)
+        if n == 0:
+            return float("nan")
+        frac = torch.bincount(self.labels[:n], minlength=self.n_classes).float() / n  # (C,)
+        nz = frac[frac > 0]
+        return float(-(nz * nz.log()).sum())
+
+    @torch.no_grad()
+    def stats(self) -> dict:
+        """Fig. 6 quantities: label entropy (nats), class coverage, median L2 distance to class centroid."""
+        feats, labels = self.contents()
+        n = feats.shape[0]
+        out: dict = {"queue_filled": n}
+        if n == 0:
+            out.update(queue_entropy=float("nan"), queue_coverage=[float("nan")] * self.n_classes,
+                       queue_centroid_dist=[float("nan")] * self.n_classes)
+            return out
+        frac = torch.bincount(labels, minlength=self.n_classes).float() / n  # (C,)
+        out["queue_entropy"] = self.label_entropy()
+        out["queue_coverage"] = [float(f) for f in frac]
+        dists = []
+        for c in range(self.n_classes):
+            fc = feats[labels == c]  # (n_c, dim)
+            if fc.shape[0] == 0:
+                dists.append(float("nan"))
+                continue
+            d = (fc - fc.mean(dim=0, keepdim=True)).norm(dim=-1)  # (n_c,)
+            dists.append(float(d.median()))
+        out["queue_centroid_dist"] = dists
+        return out
+
+
+def supcon_queue_loss(query: torch.Tensor, query_labels: torch.Tensor, keys: torch.Tensor,
+                      key_labels: torch.Tensor, tau: float = 0.07, positives: str = "mean") -> torch.Tensor:
+    """Supervised InfoNCE of queries against a memory (Eq. 19-20).
+
+    query (B, dim) and keys (K, dim) are L2-normalised inside; labels (B,), (K,).
+    positives='sum': Eq. 19 as written, -Σ_{j: y_j = y_q} log softmax_j; 'mean': the same sum divided by the
+    number of positives (SupCon). Queries without a positive in the memory contribute 0; an empty memory
+    gives 0 (with a graph, so it can be added to a loss).
+    """
+    if positives not in ("sum", "mean"):
+        raise ValueError(f"positives must be 'sum' or 'mean', got {positives!r}")
+    if tau <= 0:
+        raise ValueError(f"tau must be > 0, got {tau}")
+    if query.dim() != 2 or keys.dim() != 2 or query.shape[1] != keys.shape[1]:
+        raise ValueError(f"query (B, d) and keys (K, d) must share d, got {tuple(query.shape)}, "
+                         f"{tuple(keys.shape)}")
+    if keys.shape[0] == 0 or query.shape[0] == 0:
+        return query.sum() * 0.0
+    q = F.normalize(query.float(), dim=-1)  # (B, dim)
+    k = F.normalize(keys.float(), dim=-1)  # (K, dim)
+    log_prob = F.log_softmax(q @ k.t() / tau, dim=-1)  # (B, K)
+    pos = (query_labels.view(-1, 1) == key_labels.view(1, -1)).float()  # (B, K)
+    per_query = -(pos * log_prob).sum(dim=-1)  # (B,), Eq. 19
+    if positives == "mean":
+        per_query = per_query / pos.sum(dim=-1).clamp_min(1.0)
+    return per_query.mean()  # Eq. 20

@@ -1,0 +1,82 @@
+import math
+
+import pytest
+import torch
+
+from damer_lite.model.pcl import (
+    js_divergence,
+    pcl_stats,
+    pcl_step,
+    progress,
+    pseudo_label_loss,
+    tau_schedule,
+    theta_schedule,
+)
+
+
+def _probs(n=64, c=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.softmax(3 * torch.randn(n, c, generator=g), -1)
+
+
+def test_js_properties():
+    p, q = _probs(seed=0), _probs(seed=1)
+    torch.testing.assert_close(js_divergence(p, q), js_divergence(q, p))
+    assert js_divergence(p, p).abs().max() < 1e-6
+    assert (js_divergence(p, q) <= math.log(2) + 1e-7).all() and (js_divergence(p, q) >= 0).all()
+    one_hot = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    assert abs(float(js_divergence(*one_hot)) - math.log(2)) < 1e-4  # the bound is reached
+
+
+def test_reliability_and_confidence_bounds():
+    lm, lc = 5 * torch.randn(200, 2), 5 * torch.randn(200, 2)
+    out = pcl_step(lm, lc, torch.randn(200, 2), tau=0.7, theta=0.5)
+    assert (out.reliability >= 0.5 - 1e-6).all() and (out.reliability <= 1.0).all()  # [e^-ln2, 1], Eq. 13
+    assert (out.confidence <= 1.0).all() and (out.confidence >= 0.25 - 1e-6).all()
+    assert torch.equal(out.mask, out.confidence >= 0.5)
+    torch.testing.assert_close(out.p_fuse.sum(-1), torch.ones(200))
+
+
+def test_p_fuse_modes():
+    lm, lc, lf = torch.randn(8, 2), torch.randn(8, 2), torch.randn(8, 2)
+    mean = pcl_step(lm, lc, lf, 1.0, 0.5, "mean").p_fuse
+    torch.testing.assert_close(mean, 0.5 * (lm.softmax(-1) + lc.softmax(-1)))  # Eq. 14
+    head = pcl_step(lm, lc, lf, 1.0, 0.5, "head").p_fuse
+    torch.testing.assert_close(head, lf.softmax(-1))  # Algorithm 1 l. 14
+    with pytest.raises(ValueError):
+        pcl_step(lm, lc, lf, 1.0, 0.5, "max")
+
+
+def test_schedules_hit_their_end_points():
+    T = 80
+    # Eq. 9/16 variant: rho = t/T reaches 1 at the last epoch
+    assert tau_schedule(progress(T, T, "eq9")) == pytest.approx(0.7)
+    assert theta_schedule(progress(T, T, "eq9")) == pytest.approx(0.35)
+    assert tau_schedule(progress(0, T, "eq9")) == pytest.approx(1.5)
+    # Algorithm 1 variant: rho = (t-1)/T starts at 0 on the first epoch
+    assert tau_schedule(progress(1, T, "alg1")) == pytest.approx(1.5)
+    assert theta_schedule(progress(1, T, "alg1"), form="alg1") == pytest.approx(0.65)
+    assert tau_schedule(progress(T + 1, T, "alg1")) == pytest.approx(0.7)
+    # alg1 theta form: clipped at theta_min well before the end; linear only at the end
+    assert theta_schedule(0.6, 0.65, 0.35, "alg1") == pytest.approx(0.35)
+    assert theta_schedule(1.0, 0.9, 0.7, "alg1") == pytest.approx(0.7)
+    assert theta_schedule(1.0, 0.9, 0.7, "linear") == pytest.approx(0.7)
+    taus = [tau_schedule(progress(t, T)) for t in range(1, T + 1)]
+    assert all(a > b for a, b in zip(taus, taus[1:], strict=False))
+    with pytest.raises(ValueError):
+        progress(1, T, "other")
+
+
+def test_pseudo_label_loss():
+    lm = torch.tensor([[4.0, 0.0], [0.0, 4.0], [0.1, 0.0]])
+    lf = torch.zeros(3, 2, requires_grad=True)
+    out = pcl_step(lm, lm.clone(), lf, tau=1.0, theta=0.9)
+    assert out.mask.tolist() == [True, True, False]  # identical views: r = 1, c = max prob
+    loss = pseudo_label_loss(lf, out)
+    assert float(loss.detach()) == pytest.approx(math.log(2), rel=1e-4)  # CE of uniform logits, weight r = 1
+    loss.backward()
+    none = pcl_step(lm, lm, lf, tau=1.0, theta=1.1)
+    assert float(pseudo_label_loss(lf, none).detach()) == 0.0
+    s = pcl_stats(out)
+    assert s["mask_ratio"] == pytest.approx(2 / 3) and s["reliability"] == pytest.approx(1.0)
+    assert math.isnan(pcl_stats(none)["pl_strength"])
