@@ -46,14 +46,55 @@ def test_exact_matches_gtgram(name):
     ours = exact_rms(x, CFG, device="cpu")[0].numpy()
     assert ours.shape == ref.shape
     d = _dlog(ours, ref)
+    assert np.percentile(d, 99) <= 1e-3  # the contract
+    assert d.max() <= 1e-4  # in practice float32 round-off (~1e-6)
+
+
+def _music_like(sr, seconds, seed=0):
+    """Loud low notes (bass + harmonics, decays) over a quiet high band (hi-hat-like noise bursts ~60 dB
+    down) and a pink-ish noise bed: the dynamic range stresses log-domain errors of quiet channels."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    x = np.zeros(n)
+    for start in np.arange(0, seconds, 0.25):
+        f0 = 41.2 * 2 ** (rng.integers(0, 24) / 12)
+        i0, i1 = int(start * sr), min(n, int((start + 0.5) * sr))
+        tt = t[i0:i1] - start
+        env = np.exp(-tt * rng.uniform(2, 8))
+        for k in range(1, 7):
+            x[i0:i1] += env * 0.4 / k**1.5 * np.sin(2 * np.pi * f0 * k * tt + 0.2 * np.sin(2 * np.pi * 5 * tt))
+    hiss = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / sr)
+    hiss[freqs < 6000] = 0
+    hiss = np.fft.irfft(hiss, n)
+    gate = (np.sin(2 * np.pi * 8 * t) > 0.7).astype(float)
+    x += 3e-4 * hiss / hiss.std() * gate
+    bed = np.fft.rfft(rng.standard_normal(n)) / np.sqrt(np.maximum(np.arange(n // 2 + 1), 1))
+    x += 1e-4 * np.fft.irfft(bed, n) / np.fft.irfft(bed, n).std()
+    return 0.5 * x / np.abs(x).max()
+
+
+def test_exact_matches_gtgram_on_music_like_44k():
+    """Realistic setting: 44.1 kHz, N = 2048, channels from 50 Hz, loud bass and quiet treble."""
+    cfg = FeatureConfig(sr=44100, frame_length=2048, coch_fmin=50.0)
+    x = _pre(_music_like(44100, 1.5))
+    n = cfg.frame_length
+    ref = gtgram(x, 44100, n / 44100, (n // 2) / 44100, cfg.n_coch, cfg.coch_fmin)
+    ours = exact_rms(x, cfg, device="cpu")[0].numpy()
+    assert ours.shape == ref.shape
+    d = _dlog(ours, ref)
+    assert np.ptp(np.log10(np.maximum(ref, FLOOR))) > 2.5  # > 50 dB of RMS range across channels
     assert np.percentile(d, 99) <= 1e-3
-    assert d.max() <= 1e-6  # in practice round-off
+    assert d.max() <= 1e-3
 
 
 def test_exact_matches_slow_reference():
     x = _pre(_signals(1.0)["harmonic"])
     ours = exact_rms(x, CFG, device="cpu")[0].numpy()
-    assert np.allclose(ours, reference_rms(x, CFG), rtol=1e-6, atol=1e-12)
+    ref = reference_rms(x, CFG)
+    assert np.allclose(ours, ref, rtol=1e-4, atol=1e-9)
+    assert _dlog(ours, ref).max() <= 1e-4
 
 
 def test_centre_frequencies_span_and_order():
@@ -66,9 +107,12 @@ def test_fft_matches_fft_gtgram_except_buggy_column(name):
     x = _pre(_signals()[name])
     n = CFG.frame_length
     ref = fft_gtgram(x, SR, n / SR, (n // 2) / SR, CFG.n_coch, CFG.coch_fmin)
-    ours = fft_rms(x, CFG, device="cpu")[0].numpy()
+    ours = fft_rms(x, CFG, device="cpu")[0].numpy()  # float32 numpy path on CPU
     assert ours.shape == ref.shape
-    assert _dlog(ours[:, :-1], ref[:, :-1]).max() <= 1e-6
+    d = _dlog(ours[:, :-1], ref[:, :-1])
+    assert np.percentile(d, 99) <= 1e-5 and d.max() <= 1e-4  # float32 FFT round-off in the far tails
+    exact = fft_rms(x, CFG, device="cpu", backend="torch")[0].numpy()  # float64 torch path
+    assert _dlog(exact[:, :-1], ref[:, :-1]).max() <= 1e-6
 
 
 def test_fft_has_no_empty_last_column():
@@ -81,7 +125,9 @@ def test_fft_has_no_empty_last_column():
     assert ours.shape == ref.shape and np.all(ours[:, -1] > 0)
     # one more sample does not change the frames but avoids the bug: the last column must match it
     ref_ok = fft_gtgram(np.append(x, 0.0), SR, n / SR, hop / SR, CFG.n_coch, CFG.coch_fmin)
-    assert _dlog(ours, ref_ok).max() <= 1e-6
+    assert _dlog(ours, ref_ok).max() <= 1e-4
+    ours_t = fft_rms(x, CFG, device="cpu", backend="torch")[0].numpy()
+    assert ours_t.shape == ref.shape and _dlog(ours_t, ref_ok).max() <= 1e-6
 
 
 @pytest.mark.parametrize("method", ["exact", "fft"])
@@ -112,7 +158,27 @@ def test_torch_path_matches_numpy_path():
 
     x = np.stack([_pre(s) for s in _signals(1.0).values()])  # (3, n)
     n_blocks = CFG.n_frames(x.shape[1]) + 1
-    a = block_energies(x, CFG, n_blocks)
-    b = block_energies(torch.from_numpy(x), CFG, n_blocks).numpy()
+    a = block_energies(x, CFG, n_blocks)  # float32 FFTs
+    b = block_energies(torch.from_numpy(x), CFG, n_blocks).numpy()  # float64 FFTs
     assert a.shape == b.shape == (3, 84, n_blocks)
-    assert np.allclose(a, b, rtol=1e-9, atol=1e-20)
+    c = block_energies(torch.from_numpy(x).float(), CFG, n_blocks).numpy()  # float32 torch
+    hop = CFG.hop_length
+    for e in (a, c):  # compared as block RMS in log10 with the pipeline's floor (float32 round-off)
+        d = _dlog(np.sqrt(e / hop), np.sqrt(b / hop))
+        assert np.percentile(d, 99) <= 1e-5 and d.max() <= 5e-4
+
+
+def test_exact_is_independent_of_threads_and_length_plan():
+    """Threads split segment chunks; the plan is shared by signals of different lengths."""
+    x = _pre(_signals(3.0)["noise"])
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = exact_rms(x, CFG, device="cpu")[0].numpy()
+        torch.set_num_threads(2)
+        two = exact_rms(x, CFG, device="cpu")[0].numpy()
+    finally:
+        torch.set_num_threads(old)
+    assert np.array_equal(one, two)
+    short = exact_rms(x[: x.size - 700], CFG, device="cpu")[0].numpy()
+    assert np.allclose(short, one[:, : short.shape[1]], rtol=1e-4)

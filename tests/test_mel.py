@@ -29,6 +29,36 @@ def test_log_mel_matches_librosa(sr, n):
     assert np.abs(ours[:, 1:-1] - ref[:, 1:-1]).max() <= 1e-3
 
 
+@pytest.mark.parametrize("n_fft", [None, 3000])
+def test_numpy_and_torch_backends_agree(n_fft):
+    """The CPU (numpy, banded Mel product) and torch (GPU) implementations give the same numbers."""
+    cfg = FeatureConfig(sr=22050, frame_length=1024, n_fft=n_fft, mel_fmin=30.0, mel_fmax=9000.0)
+    x = np.stack([_signal(22050, 2.0, s) for s in range(2)])
+    a = log_mel(x, cfg, device="cpu", backend="numpy")
+    b = log_mel(x, cfg, device="cpu", backend="torch")
+    assert a.shape == b.shape and a.dtype == b.dtype == torch.float32 and a.is_contiguous()
+    assert torch.allclose(a, b, atol=1e-3)
+    p64 = mel_power(x, cfg, device="cpu", dtype=torch.float64, backend="numpy")
+    assert p64.dtype == torch.float64
+    assert torch.allclose(p64, mel_power(x, cfg, device="cpu", dtype=torch.float64, backend="torch"), rtol=1e-9)
+    with pytest.raises(ValueError, match="backend"):
+        log_mel(x, cfg, device="cpu", backend="bogus")
+
+
+def test_threads_do_not_change_results():
+    cfg = FeatureConfig(sr=16000, frame_length=256)
+    x = _signal(16000, 5.0)  # 624 frames: several chunks
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = log_mel(x, cfg, device="cpu")
+        torch.set_num_threads(2)
+        two = log_mel(x, cfg, device="cpu")
+    finally:
+        torch.set_num_threads(old)
+    assert torch.equal(one, two)
+
+
 def test_shapes_batch_and_dtype():
     cfg = FeatureConfig(sr=16000, frame_length=512)
     x = np.stack([_signal(16000, 1.0, s) for s in range(3)])  # (3, n)

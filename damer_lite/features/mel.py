@@ -115,6 +115,7 @@ def run_chunks(fn, n: int, chunk: int, threads: int | None = None) -> None:
 
 
 def _run_chunks(fn, n: int, chunk: int, threads: int) -> None:
+    n_chunks = -(-n // chunk)
     if threads <= 1:
         for s in range(0, n, chunk):
             fn(s, min(n, s + chunk))
