@@ -27,10 +27,5 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 results: install
-	$(VENV)/bin/damer-lite synth --out data/synthmemo_$(PROFILE) --size $(PROFILE) --if-absent
-	@if [ -f Snakefile ]; then \
-		$(VENV)/bin/snakemake --cores $(CORES) --config profile=$(PROFILE); \
-	else \
-		echo "The Snakemake pipeline is not in this version yet; SynthMemo ($(PROFILE)) is in data/synthmemo_$(PROFILE)."; \
-		$(VENV)/bin/damer-lite validate --dataset synthmemo --root data/synthmemo_$(PROFILE); \
-	fi
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --profile profiles/local --cores $(CORES) \
+		--config profile=$(PROFILE)

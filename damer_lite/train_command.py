@@ -61,7 +61,8 @@ def load_training_data(features_dir: str | Path,
         missing = [c for c in ("track_id", *TARGETS) if c not in man.columns]
         if missing:
             raise ValueError(f"{manifest}: manifest lacks columns {missing}")
-        man = man[["track_id", *TARGETS]].assign(track_id=lambda d: d["track_id"].astype(str))
+        keep_cols = ["track_id", *TARGETS] + [c for c in ("style",) if c in man.columns]
+        man = man[keep_cols].assign(track_id=lambda d: d["track_id"].astype(str))
         index = index.drop(columns=[c for c in TARGETS if c in index.columns])
         index = index.assign(track_id=index["track_id"].astype(str)).merge(man, on="track_id", how="left")
     missing = [c for c in TARGETS if c not in index.columns]

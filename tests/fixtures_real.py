@@ -225,3 +225,28 @@ def make_deam(base: Path) -> dict:
         "expected_std": {"2": (0.25, 0.5)},
         "dynamic_end_s": {"2": 16.0, "2001": 19.5},
     }
+
+
+def pmemo_from_memo_layout(memo_root: Path, base: Path) -> Path:
+    """A PMEmo2019-layout copy of a dataset in the Memo2496 layout (e.g. a small SynthMemo): metadata.csv,
+    chorus/{musicId}.wav and annotations/static_annotations.csv with labels mapped back to [0, 1].
+    Used to run the pipeline on two datasets of different published layouts."""
+    import pandas as pd
+
+    from damer_lite.datasets import memo2496
+
+    df = memo2496.load(memo_root, window=(0.0, 600.0))
+    root = base / "PMEmo2019"
+    (root / "chorus").mkdir(parents=True, exist_ok=True)
+    (root / "annotations").mkdir(exist_ok=True)
+    meta, static = [], []
+    for i, row in enumerate(df.itertuples(), start=1):
+        y, sr = sf.read(row.audio_path, dtype="float32")
+        sf.write(str(root / "chorus" / f"{i}.wav"), y, sr)
+        meta.append({"musicId": i, "fileName": f"{i}.mp3", "title": f"t{i}", "artist": "a", "album": "b",
+                     "duration": round(len(y) / sr, 2), "chorus_start_time": "0:00",
+                     "chorus_end_time": f"0:{int(len(y) / sr):02d}"})
+        static.append({"musicId": i, "Arousal(mean)": (row.arousal + 1) / 2, "Valence(mean)": (row.valence + 1) / 2})
+    pd.DataFrame(meta).to_csv(root / "metadata.csv", index=False)
+    pd.DataFrame(static).to_csv(root / "annotations" / "static_annotations.csv", index=False)
+    return root

@@ -84,7 +84,13 @@ def test_split_errors(tmp_path):
 
 @pytest.mark.parametrize(
     "dur,expected",
-    [(200.0, (15.0, 75.0)), (75.0, (15.0, 75.0)), (70.0, (10.0, 70.0)), (45.0, (9.0, 45.0))],
+    [(200.0, (15.0, 75.0)), (75.0, (15.0, 75.0)), (70.0, (14.0, 70.0)), (45.0, (9.0, 45.0))],
 )
-def test_analysis_window_shift_and_shrink(dur, expected):
+def test_analysis_window_shrinks_proportionally(dur, expected):
     assert manifest.analysis_window(dur, 15.0, 60.0) == pytest.approx(expected)
+
+
+def test_analysis_window_is_continuous():
+    d = np.linspace(1.0, 120.0, 2000)
+    starts = np.array([manifest.analysis_window(x, 15.0, 60.0)[0] for x in d])
+    assert np.abs(np.diff(starts)).max() < 0.1

@@ -149,13 +149,12 @@ def split(
 def analysis_window(duration_s: float, start_s: float, length_s: float) -> tuple[float, float]:
     """The effective analysis window for a track of `duration_s` seconds.
 
-    The requested window is [start, start + length] (paper: 15-75 s). A track too short for it is first
-    *shifted* (the window ends at the track's end), and if still shorter than `length`, the window is
-    *shrunk* to [start * d / (start + length), d], keeping the same proportion of skipped onset.
+    The requested window is [start, start + length] (paper: 15-75 s). A track too short for it keeps the
+    same *proportion* of skipped onset and ends at the track's end: [start * d / (start + length), d].
+    The rule is continuous in d (a 74 s track gets 14.8-74 s, a 45 s clip 9-45 s), so tracks of nearly
+    equal length get nearly equal windows.
     """
     if duration_s >= start_s + length_s:
         return float(start_s), float(start_s + length_s)
-    if duration_s >= length_s:
-        return float(duration_s - length_s), float(duration_s)
-    head = start_s * duration_s / (start_s + length_s)
+    head = start_s * duration_s / (start_s + length_s) if start_s + length_s > 0 else 0.0
     return float(head), float(duration_s)

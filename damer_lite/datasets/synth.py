@@ -224,3 +224,14 @@ def existing_params(out: str | os.PathLike) -> dict | None:
     """The parameters of a complete SynthMemo in `out` (params.json is written last), else None."""
     p = Path(out) / "synth_truth" / "params.json"
     return json.loads(p.read_text()) if p.is_file() else None
+
+
+def ensure(out: str | os.PathLike, size: str = "quick", seed: int = DEFAULT_SEED, progress: bool = True) -> Path:
+    """Generate the named SynthMemo size into `out` unless a complete copy with the same parameters is there."""
+    if size not in SIZES:
+        raise ValueError(f"unknown SynthMemo size {size!r}; known: {sorted(SIZES)}")
+    want = {**SIZES[size], "seed": seed, "format": "flac"}
+    old = existing_params(out)
+    if old is None or any(old.get(k) != v for k, v in want.items()):
+        generate(out, seed=seed, progress=progress, **SIZES[size])
+    return Path(out)

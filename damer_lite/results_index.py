@@ -1,0 +1,114 @@
+"""Write results/README.md: every table, figure and executed notebook, what it is and what made it.
+
+    python -m damer_lite.results_index --results results --profile quick --datasets synthmemo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+# name prefix -> (what it is, the notebook that writes it)
+KNOWN = [
+    ("table1_datasets", "Table I analogue: datasets (paper rows quoted, ours measured)", "01_data"),
+    ("label_balance", "class balance of the binarised targets", "01_data"),
+    ("label_distributions", "static label histograms with the threshold at 0", "01_data"),
+    ("inter_rater_agreement", "inter-rater agreement (Cronbach's alpha, pairwise r)", "01_data"),
+    ("fig1_annotators", "Fig. 1 analogue: annotator specialisations, sex and age", "01_data"),
+    ("fig2_circumplex", "Fig. 2 analogue: static labels on the V-A circumplex", "01_data"),
+    ("fig3_calibration", "Fig. 3 analogue: calibration distances and the 0.25 criterion", "01_data"),
+    ("feature_windows", "the analysis-window rule and each track's window", "02_features"),
+    ("features_", "log-Mel vs cochleagram of a high- and a low-arousal track", "02_features"),
+    ("feature_extraction", "feature extraction throughput", "02_features"),
+    ("feature_failures", "tracks that failed feature extraction, with reasons", "02_features"),
+    ("dsaf_attention", "DSAF cross-attention maps (untrained model)", "03_model"),
+    ("parameter_counts", "parameter counts per module (quick and paper models)", "03_model"),
+    ("table5_ablation", "Table V analogue: the 7 module configurations, mean ± sd over seeds", "05_ablation"),
+    ("table5_paired", "paired differences of each configuration vs full DAMER", "05_ablation"),
+    ("tables2_4_models", "Tables II-IV analogue: baselines and DAMER, ACC/F1/AUC", "05_ablation"),
+    ("paper_vs_ours", "the paper's quoted numbers beside ours (never mixed)", "05_ablation"),
+    ("label_efficiency", "beyond the paper: accuracy vs labelled fraction, with and without PCL", "05_ablation"),
+    ("style_shift", "beyond the paper: train on some timbres, test on others, with and without SAML",
+     "05_ablation"),
+    ("cross_dataset", "train on one dataset, test on another (zero-shot), all ordered pairs", "05_ablation"),
+    ("fig5_pcl_dynamics", "Fig. 5 analogue: PCL confidence, reliability, mask ratio, schedules", "06_dynamics"),
+    ("fig6_saml_dynamics", "Fig. 6 analogue: queue entropy, class coverage, centroid distances", "06_dynamics"),
+    ("dynamics_summary", "final-epoch PCL/SAML statistics", "06_dynamics"),
+    ("fig7_tsne", "Fig. 7 analogue: t-SNE of fused features before and after training", "07_tsne"),
+    ("tsne_separation", "class separation of the fused features before and after training", "07_tsne"),
+]
+
+
+def describe(stem: str) -> tuple[str, str]:
+    for prefix, what, nb in KNOWN:
+        if stem.startswith(prefix):
+            return what, nb
+    return "", ""
+
+
+def build(results: Path, profile: str, datasets: list[str]) -> str:
+    cmd = "make results" if profile == "quick" else f"snakemake --cores N --config profile={profile}"
+    n_runs = sum(1 for _ in (results / "runs").rglob("run.json")) if (results / "runs").exists() else 0
+    lines = [
+        "# Results",
+        "",
+        f"Every file below was written by the pipeline: `{cmd}` (Snakemake profile `{profile}`), datasets: "
+        f"{', '.join(datasets)}. Do not edit them by hand; re-run the command instead. Numbers measured on "
+        "SynthMemo are this project's own and are not comparable to the paper's (which are quoted, and "
+        "marked as quoted, in `paper_vs_ours` and `table1_datasets`).",
+        "",
+        f"Training runs: {n_runs} run folders under `runs/<dataset>/<target>/<configuration>/seed<k>/` "
+        "(`run.json`, `metrics.json`, `history.json`, `config.json`, the executed `04_training.ipynb`).",
+        "",
+    ]
+    for kind, exts in (("tables", (".md", ".csv")), ("figures", (".png", ".pdf"))):
+        folder = results / kind
+        stems = sorted({p.stem for p in folder.glob("*") if p.suffix in exts}) if folder.exists() else []
+        lines += [f"## {kind.capitalize()}", "", "| file | what | notebook |", "|---|---|---|"]
+        for stem in stems:
+            what, nb = describe(stem)
+            files = " · ".join(f"[{stem}{e}]({kind}/{stem}{e})" for e in exts if (folder / f"{stem}{e}").exists())
+            lines.append(f"| {files} | {what} | {nb} |")
+        lines.append("")
+    nbs = sorted((results / "notebooks").glob("*.ipynb")) if (results / "notebooks").exists() else []
+    lines += ["## Executed notebooks", ""]
+    lines += [f"- [{p.name}](notebooks/{p.name}) ([html](notebooks/{p.stem}.html))" for p in nbs]
+    summary = _metrics_summary(results)
+    if summary:
+        lines += ["", "## Headline (fused head, test accuracy, mean over seeds)", "", *summary]
+    return "\n".join(lines) + "\n"
+
+
+def _metrics_summary(results: Path) -> list[str]:
+    from damer_lite.runs import collect
+
+    df = collect(results / "runs") if (results / "runs").exists() else None
+    if df is None or df.empty:
+        return []
+    full = df[(df["configuration"] == "damer") & df["primary"]]
+    out = []
+    for (ds, tgt), g in full.groupby(["dataset", "target"]):
+        out.append(f"- {ds} · {tgt}: DAMER ACC {100 * g['acc'].mean():.1f} ± {100 * g['acc'].std(ddof=0):.1f} "
+                   f"({len(g)} seeds)")
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--results", default="results")
+    ap.add_argument("--profile", default="quick")
+    ap.add_argument("--datasets", default="synthmemo")
+    args = ap.parse_args(argv)
+    results = Path(args.results)
+    text = build(results, args.profile, [d for d in args.datasets.split(",") if d])
+    tmp = results / "README.md.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, results / "README.md")
+    print(json.dumps({"written": str(results / "README.md")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,279 @@
+"""Aggregate tables of the paper's §V from the run folders: Table V (ablation), paired comparisons with full
+DAMER, Tables II–IV (models), and the paper's quoted numbers beside ours.
+
+Every function takes the tidy DataFrame of `runs.collect(runs_dir)` (one row per run and head) and returns a
+new DataFrame; nothing here trains or reads files. Accuracies are reported in percent, mean ± sd over seeds.
+Quoted paper numbers (`paper_tables`) and our measurements are never combined into one number: they sit in
+separate rows told apart by a `source` column.
+
+    runs = runs.collect("results/runs")
+    ablation_wide(ablation_table(runs)); paired_table(runs); model_table(runs); paper_vs_ours(runs)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from damer_lite import ablation, paper_tables
+
+METRICS = ("acc", "f1", "auc")
+TARGETS = ("arousal", "valence")
+PAPER_DATASETS = ("memo2496", "emomusic", "pmemo")  # Tables II-V; emomusic = the paper's "1000songs"
+DATASET_LABELS = {"memo2496": "Memo2496", "emomusic": "1000songs (emoMusic)", "pmemo": "PMEmo",
+                  "deam": "DEAM", "synthmemo": "SynthMemo"}
+BASELINE_LABELS = {"svm": "SVM (handcrafted features)", "concat_linear": "Linear (concatenated views)",
+                   "mel_transformer": "Mel transformer", "coch_transformer": "Cochleagram transformer"}
+DAMER_FUSED, DAMER_ENSEMBLE = "DAMER (fused head)", "DAMER (3-head ensemble)"
+NOT_RUN = "not run (data absent)"
+MEASURED = "ours (measured)"
+
+
+def no_runs_message(runs_dir, dataset: str | None = None, detail: str = "") -> str:
+    """What to tell a reader whose runs folder is empty (names the commands that fill it)."""
+    what = f"no runs for dataset {dataset!r}" if dataset else "no runs"
+    what += f" ({detail})" if detail else ""
+    return (f"{what} under {runs_dir}. Produce them with `make results` (or `snakemake --cores N`), "
+            "then run this notebook again.")
+
+
+def dataset_label(name: str) -> str:
+    return DATASET_LABELS.get(name, name)
+
+
+def fmt_mean_sd(values, scale: float = 100.0, digits: int = 2) -> str:
+    """'mean ± sd' of `values` × scale (sample sd, ddof 1); a single value has no sd; no values -> ''."""
+    v = np.asarray(values, dtype=float) * scale
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return ""
+    if v.size == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
+
+
+def _primary_ablations(runs: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the 7 module configurations scored by their primary (fused) head, with ablation.py's names."""
+    df = runs[runs["primary"].astype(bool) & runs["configuration"].isin(list(ablation.ABLATIONS))]
+    return df.rename(columns={"configuration": "config"})
+
+
+# ---------------------------------------------------------------- Table V analogue
+
+
+def ablation_table(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
+    """Table V analogue, long form: one row per (dataset, target, configuration) of the 7 module
+    combinations, fused head, with the module check marks, n seeds, mean and sd in percent and the
+    'mean ± sd' text (via `ablation.summarise` / `ablation.format_mean_sd`)."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    cols = ["dataset", "target", "configuration", "DSAF", "PCL", "SAML", "n", f"{metric}_mean", f"{metric}_sd",
+            f"{metric} (%)"]
+    df = _primary_ablations(runs)
+    parts = []
+    for ds, g in df.groupby("dataset", sort=True):
+        s = ablation.summarise(g)
+        s.insert(0, "dataset", ds)
+        s[f"{metric} (%)"] = ablation.format_mean_sd(s, metric) if len(s) else []
+        parts.append(s)
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    s = pd.concat(parts, ignore_index=True).rename(columns={"config": "configuration", f"{metric}_n": "n"})
+    for i, mod in enumerate(("DSAF", "PCL", "SAML")):
+        s[mod] = s["configuration"].map(lambda c, i=i: "✓" if ablation.ABLATIONS[c][i] else "")
+    s[f"{metric}_mean"] = 100 * s[f"{metric}_mean"]
+    s[f"{metric}_sd"] = 100 * s[f"{metric}_std"]
+    s["n"] = s["n"].astype(int)
+    return s[cols].reset_index(drop=True)
+
+
+def ablation_wide(table: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
+    """The long `ablation_table` in Table V's shape: configurations as rows (Table V order), one
+    'mean ± sd' column per dataset and target, and the seed counts."""
+    lead = ["configuration", "DSAF", "PCL", "SAML"]
+    if table.empty:
+        return pd.DataFrame(columns=[*lead, "n seeds"])
+    t = table.assign(col=table["dataset"].map(dataset_label) + " " + table["target"])
+    wide = t.pivot(index="configuration", columns="col", values=f"{metric} (%)").fillna("")
+    order = [c for c in ablation.ABLATIONS if c in wide.index]
+    wide = wide.loc[order]
+    cols = list(dict.fromkeys(t.sort_values(["dataset", "target"])["col"]))
+    n = t.groupby("configuration")["n"].agg(lambda x: f"{x.min()}" if x.min() == x.max() else f"{x.min()}–{x.max()}")
+    marks = t.drop_duplicates("configuration").set_index("configuration")[["DSAF", "PCL", "SAML"]]
+    out = marks.loc[order].join(wide[cols]).join(n.rename("n seeds"))
+    return out.reset_index()
+
+
+def paired_table(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
+    """Each configuration minus full DAMER over the same seeds (fused head), per dataset and target:
+    mean paired difference in percentage points, wins/losses/ties of the configuration, and a two-sided
+    Wilcoxon signed-rank p when n >= 5 (`ablation.paired_vs_full`)."""
+    cols = ["dataset", "target", "configuration", "n", f"mean_diff_{metric}_pp", "wins", "losses", "ties",
+            "wilcoxon_p", "test"]
+    df = _primary_ablations(runs)
+    parts = []
+    for ds, g in df.groupby("dataset", sort=True):
+        p = ablation.paired_vs_full(g, metric=metric)
+        if p.empty:
+            continue
+        p.insert(0, "dataset", ds)
+        parts.append(p)
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    p = pd.concat(parts, ignore_index=True).rename(columns={"config": "configuration"})
+    p[f"mean_diff_{metric}_pp"] = 100 * p.pop(f"mean_diff_{metric}")
+    p["test"] = np.where(p["n"] < 5, "n < 5: no test",
+                         np.where(p["wilcoxon_p"].isna(), "all differences 0", "Wilcoxon signed-rank"))
+    return p[cols]
+
+
+# ---------------------------------------------------------------- Tables II-IV analogue
+
+
+def model_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Long form of Tables II-IV: per (dataset, model, target) the n seeds and mean / sd of ACC, F1, AUC (%).
+    Models: the baselines (their own head), DAMER's fused head, and DAMER's 3-head ensemble."""
+    base = runs[runs["configuration"].isin(list(BASELINE_LABELS)) & runs["primary"].astype(bool)]
+    base = base.assign(model=base["configuration"].map(BASELINE_LABELS))
+    dam = runs[runs["configuration"] == ablation.FULL]
+    fused = dam[dam["primary"].astype(bool)].assign(model=DAMER_FUSED)
+    ens = dam[dam["head"] == "ensemble"].assign(model=DAMER_ENSEMBLE)
+    df = pd.concat([base, fused, ens], ignore_index=True)
+    cols = ["dataset", "model", "target", "n", *[f"{m}_{s}" for m in METRICS for s in ("mean", "sd")]]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    g = df.groupby(["dataset", "model", "target"], sort=False)
+    out = g[list(METRICS)].agg(["mean", "std"]) * 100
+    out.columns = [f"{m}_{'sd' if s == 'std' else s}" for m, s in out.columns]
+    out.insert(0, "n", g.size())
+    out = out.reset_index()
+    order = {m: i for i, m in enumerate([*BASELINE_LABELS.values(), DAMER_FUSED, DAMER_ENSEMBLE])}
+    out = out.sort_values(["dataset", "target"], kind="stable")
+    out = out.assign(_o=out["model"].map(order)).sort_values(["dataset", "_o", "target"], kind="stable")
+    return out.drop(columns="_o")[cols].reset_index(drop=True)
+
+
+def _cell(mean: float, sd: float, n: int) -> str:
+    if n > 1 and not np.isnan(sd):
+        return f"{mean:.2f} ± {sd:.2f}"
+    return f"{mean:.2f}"
+
+
+def model_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Tables II-IV analogue: per dataset one row per model with 'mean ± sd' (%) of ACC / F1 / AUC for
+    arousal and valence, and the seed count."""
+    s = model_summary(runs)
+    lead = ["dataset", "model"]
+    metric_cols = [f"{t} {m.upper()}" for t in TARGETS for m in METRICS]
+    if s.empty:
+        return pd.DataFrame(columns=[*lead, *metric_cols, "n seeds"])
+    rows = []
+    for (ds, model), g in s.groupby(["dataset", "model"], sort=False):
+        row = {"dataset": dataset_label(ds), "model": model}
+        for _, r in g.iterrows():
+            for m in METRICS:
+                row[f"{r['target']} {m.upper()}"] = _cell(r[f"{m}_mean"], r[f"{m}_sd"], int(r["n"]))
+        ns = sorted(set(g["n"].astype(int)))
+        row["n seeds"] = str(ns[0]) if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
+        rows.append(row)
+    return pd.DataFrame(rows).reindex(columns=[*lead, *metric_cols, "n seeds"]).fillna("not run")
+
+
+# ---------------------------------------------------------------- paper vs ours
+
+
+def paper_vs_ours(runs: pd.DataFrame, datasets=PAPER_DATASETS) -> pd.DataFrame:
+    """The paper's quoted numbers (Table V; DAMER and SVM rows of Tables II-IV) beside ours, one row per
+    (table, dataset, target, model, source) with ACC / F1 / AUC text in percent.
+
+    Paper datasets without runs get an 'ours' row reading 'not run (data absent)'. Datasets we ran that the
+    paper does not have (SynthMemo) get 'ours' rows only. Numbers are never averaged across sources."""
+    measured = sorted(set(runs["dataset"])) if len(runs) else []
+    all_ds = list(dict.fromkeys([*datasets, *measured]))
+    abl = ablation_table(runs) if len(runs) else ablation_table(runs.iloc[:0])
+    mod = model_summary(runs)
+    pv, p24 = paper_tables.table_v(), paper_tables.tables_ii_iv()
+    rows = []
+
+    def add(table, ds, tgt, model, source, acc, f1="", auc="", n=""):
+        note = ""
+        if source == MEASURED and ds not in datasets:
+            note = "not in the paper: not comparable"
+        rows.append({"table": table, "dataset": dataset_label(ds), "target": tgt, "model": model,
+                     "source": source, "acc": acc, "f1": f1, "auc": auc, "n seeds": n, "note": note})
+
+    for ds in all_ds:
+        ran = ds in measured
+        for tgt in TARGETS:
+            for cfg in ablation.ABLATIONS:
+                q = pv[(pv["configuration"] == cfg) & (pv["dataset"] == ds) & (pv["target"] == tgt)]
+                if len(q):
+                    add("Table V", ds, tgt, cfg, paper_tables.SOURCE, f"{q['acc'].iloc[0]:.2f}", "—", "—")
+                o = abl[(abl["dataset"] == ds) & (abl["target"] == tgt) & (abl["configuration"] == cfg)]
+                if len(o):
+                    add("Table V", ds, tgt, cfg, MEASURED, o["acc (%)"].iloc[0], "—", "—", str(int(o["n"].iloc[0])))
+                elif len(q) or ran:
+                    add("Table V", ds, tgt, cfg, MEASURED, NOT_RUN if not ran else "not run", "—", "—")
+            for paper_model, ours_model in (("DAMER", DAMER_FUSED), ("SVM", BASELINE_LABELS["svm"])):
+                q = p24[(p24["model"] == paper_model) & (p24["dataset"] == ds) & (p24["target"] == tgt)]
+                if len(q):
+                    add("Tables II–IV", ds, tgt, paper_model, paper_tables.SOURCE,
+                        *[f"{q[m].iloc[0]:.2f}" for m in METRICS])
+                o = mod[(mod["dataset"] == ds) & (mod["target"] == tgt) & (mod["model"] == ours_model)]
+                if len(o):
+                    r = o.iloc[0]
+                    add("Tables II–IV", ds, tgt, paper_model, MEASURED,
+                        *[_cell(r[f"{m}_mean"], r[f"{m}_sd"], int(r["n"])) for m in METRICS], str(int(r["n"])))
+                elif len(q) or ran:
+                    txt = NOT_RUN if not ran else "not run"
+                    add("Tables II–IV", ds, tgt, paper_model, MEASURED, txt, txt, txt)
+    return pd.DataFrame(rows, columns=["table", "dataset", "target", "model", "source", "acc", "f1", "auc",
+                                       "n seeds", "note"])
+
+
+# ---------------------------------------------------------------- the figure of Table V
+
+
+def ablation_figure(runs: pd.DataFrame, metric: str = "acc"):
+    """Dot plot of Table V: one panel per (dataset, target); per configuration the seeds (small grey dots),
+    mean ± sd (black), and the paper's quoted value (open red diamond) where the paper has that dataset."""
+    import matplotlib.pyplot as plt
+
+    df = _primary_ablations(runs)
+    keys = sorted({(d, t) for d, t in zip(df["dataset"], df["target"], strict=True)})
+    if not keys:
+        raise ValueError("no runs of the 7 module configurations to plot")
+    datasets = sorted({d for d, _ in keys})
+    targets = [t for t in TARGETS if any(k[1] == t for k in keys)]
+    fig, axes = plt.subplots(len(datasets), len(targets), figsize=(4.6 * len(targets), 3.3 * len(datasets)),
+                             squeeze=False, sharey="row")
+    names = list(ablation.ABLATIONS)
+    x = np.arange(len(names))
+    pv = paper_tables.table_v()
+    rng = np.random.default_rng(0)  # jitter only
+    for i, ds in enumerate(datasets):
+        for j, tgt in enumerate(targets):
+            ax = axes[i, j]
+            g = df[(df["dataset"] == ds) & (df["target"] == tgt)]
+            for k, cfg in enumerate(names):
+                v = 100 * g.loc[g["config"] == cfg, metric].to_numpy(dtype=float)
+                if v.size == 0:
+                    continue
+                ax.plot(k + rng.uniform(-0.12, 0.12, v.size), v, "o", ms=3, color="0.65", zorder=1)
+                sd = v.std(ddof=1) if v.size > 1 else 0.0
+                ax.errorbar(k, v.mean(), yerr=sd, fmt="o", color="C3" if cfg == ablation.FULL else "k",
+                            ms=6, capsize=3, zorder=3, label="ours: mean ± sd" if k == 0 else None)
+            q = pv[(pv["dataset"] == ds) & (pv["target"] == tgt)].set_index("configuration")["acc"]
+            if metric == "acc" and len(q):
+                ax.plot([names.index(c) for c in q.index], q.to_numpy(), "D", mfc="none", mec="C1", ms=7,
+                        zorder=2, label="paper (quoted)")
+            ax.set_xticks(x, names, rotation=35, ha="right", fontsize=8)
+            ax.set_title(f"{dataset_label(ds)} · {tgt}  (n = {g.groupby('config').size().max()} seeds)",
+                         fontsize=9)
+            ax.grid(axis="y", alpha=0.3)
+            if j == 0:
+                ax.set_ylabel(f"test {metric.upper()} (%)")
+            ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"Table V analogue: fused-head {metric.upper()} per module configuration", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,130 @@
+"""The whole Snakemake pipeline end to end on the smoke profile, its lint, and output-free notebooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+EXPECTED_TABLES = [
+    "table1_datasets", "label_balance_synthmemo", "inter_rater_agreement_synthmemo",
+    "feature_extraction_synthmemo", "feature_failures_synthmemo", "parameter_counts",
+    "table5_ablation", "table5_paired", "tables2_4_models", "paper_vs_ours",
+    "dynamics_summary_synthmemo", "tsne_separation_synthmemo",
+]
+EXPECTED_FIGURES = [
+    "fig1_annotators_synthmemo", "fig2_circumplex_synthmemo", "fig3_calibration_synthmemo",
+    "label_distributions_synthmemo", "features_synthmemo", "dsaf_attention_synthmemo", "table5_ablation",
+    "fig5_pcl_dynamics_synthmemo", "fig6_saml_dynamics_synthmemo", "fig7_tsne_synthmemo",
+]
+
+
+def _env():
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
+def _snakemake(*args, cwd=ROOT):
+    exe = shutil.which("snakemake", path=_env()["PATH"])
+    return subprocess.run([exe, *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_stored_without_outputs_and_have_parameters(nb):
+    data = json.loads(nb.read_text())
+    code = [c for c in data["cells"] if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), nb.name
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in code), nb.name
+    assert len(data["cells"]) <= 45, nb.name
+
+
+def test_snakemake_lint_is_clean(tmp_path):
+    r = _snakemake("--lint", "--config", "profile=smoke", f"results_dir={tmp_path}/results",
+                   f"data_dir={tmp_path}/data")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Congratulations" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_dry_run_lists_the_grid(tmp_path):
+    r = _snakemake("-n", "--config", "profile=quick", f"results_dir={tmp_path}/results",
+                   f"data_dir={tmp_path}/data")
+    assert r.returncode == 0, r.stdout + r.stderr
+    # 2 targets x (7 configurations + 4 baselines) x 3 seeds
+    assert "train" in r.stdout and "66" in r.stdout, r.stdout
+
+
+def test_wrong_config_is_rejected(tmp_path):
+    r = _snakemake("-n", "--config", "profile=huge", f"results_dir={tmp_path}/r", f"data_dir={tmp_path}/d")
+    assert r.returncode != 0
+    assert "profile" in (r.stdout + r.stderr)
+
+
+def test_smoke_pipeline_end_to_end(tmp_path):
+    res, data = tmp_path / "results", tmp_path / "data"
+    r = _snakemake("--cores", "2", "--config", "profile=smoke", f"results_dir={res}", f"data_dir={data}")
+    logs = "".join(p.read_text(errors="replace")[-3000:] for p in (res / "logs").rglob("*.log")
+                   if r.returncode) if (res / "logs").exists() else ""
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:] + logs
+    for name in EXPECTED_TABLES:
+        for ext in ("csv", "md"):
+            f = res / "tables" / f"{name}.{ext}"
+            assert f.is_file() and f.stat().st_size > 0, f
+    for name in EXPECTED_FIGURES:
+        for ext in ("png", "pdf"):
+            f = res / "figures" / f"{name}.{ext}"
+            assert f.is_file() and f.stat().st_size > 0, f
+    executed = sorted((res / "notebooks").glob("*.ipynb")) + sorted((res / "runs").rglob("04_training.ipynb"))
+    assert len(executed) >= 8
+    for nb in executed:
+        cells = json.loads(nb.read_text())["cells"]
+        errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, (nb, errors)
+        assert (nb.with_suffix(".html").is_file() or nb.name == "04_training.ipynb"), nb
+    n_runs = len(list((res / "runs").rglob("run.json")))
+    assert n_runs == 2 * 11  # 2 targets x 11 models x 1 seed
+    index = (res / "README.md").read_text()
+    assert "table5_ablation" in index and "fig7_tsne_synthmemo" in index
+
+
+def test_two_datasets_of_different_layouts_join_the_grid(tmp_path):
+    """Memo2496 and PMEmo layouts (made from a small SynthMemo) run through the smoke pipeline together:
+    both get their runs, notebooks and paper-vs-ours cells, and the cross-dataset table is produced."""
+    import yaml
+
+    from damer_lite.datasets import synth
+    from tests.fixtures_real import pmemo_from_memo_layout
+
+    memo = tmp_path / "Memo2496"
+    synth.generate(memo, n_tracks=24, duration=6.0, sr=16000, seed=11, progress=False)
+    pmemo = pmemo_from_memo_layout(memo, tmp_path / "pm")
+    res, data = tmp_path / "results", tmp_path / "data"
+    cfg = {
+        "profile": "smoke", "results_dir": str(res), "data_dir": str(data),
+        "configurations": ["damer"], "baselines": ["svm"],
+        "datasets": {"synthmemo": {"enabled": False}, "memo2496": {"root": str(memo)}, "pmemo": {"root": str(pmemo)}},
+    }
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump(cfg))
+    r = _snakemake("--cores", "2", "--configfile", str(tmp_path / "two.yaml"))
+    logs = "".join(p.read_text(errors="replace")[-2000:] for p in (res / "logs").rglob("*.log")) if r.returncode else ""
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:] + logs
+    for ds in ("memo2496", "pmemo"):
+        assert len(list((res / "runs" / ds).rglob("run.json"))) == 2 * 2  # 2 targets x (damer, svm)
+        assert (res / "notebooks" / f"01_data_{ds}.ipynb").is_file()
+        assert (res / "figures" / f"fig7_tsne_{ds}.png").is_file()
+    cross = (res / "tables" / "cross_dataset.csv").read_text()
+    assert "memo2496" in cross and "pmemo" in cross
+    paper = (res / "tables" / "paper_vs_ours.csv").read_text()
+    assert "not run (data absent)" in paper  # 1000songs is not configured
+    for ds in ("memo2496", "pmemo"):  # measured cells filled with numbers for both datasets
+        measured = [ln for ln in paper.lower().splitlines() if ds in ln and "ours (measured)" in ln]
+        assert measured and not all("not run" in ln for ln in measured), ds
+    assert not (res / "runs" / "synthmemo").exists()

@@ -1,0 +1,148 @@
+"""Aggregate tables (Table V, paired differences, Tables II-IV, paper vs ours) on small hand-built inputs."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+
+from damer_lite import ablation, paper_tables, runs, tables  # noqa: E402
+
+
+def _rows(dataset, target, configuration, seed, acc, head="fuse", primary=True, f1=None, auc=None):
+    return {"dataset": dataset, "target": target, "configuration": configuration, "seed": seed, "head": head,
+            "primary": primary, "acc": acc, "f1": acc if f1 is None else f1, "auc": acc if auc is None else auc,
+            "run_dir": f"{dataset}/{target}/{configuration}/seed{seed}"}
+
+
+def toy_runs(n_seeds=3, dataset="synthmemo") -> pd.DataFrame:
+    """DAMER at 0.80/0.82/0.84 (fused), every other configuration exactly 0.02 below on the same seed;
+    ensemble head 0.01 above fused; an SVM baseline at 0.70."""
+    rows = []
+    for target in ("arousal", "valence"):
+        for s in range(n_seeds):
+            base = 0.80 + 0.02 * s
+            for cfg in ablation.ABLATIONS:
+                acc = base if cfg == "damer" else base - 0.02
+                rows.append(_rows(dataset, target, cfg, s, acc))
+                rows.append(_rows(dataset, target, cfg, s, acc + 0.01, head="ensemble", primary=False))
+                rows.append(_rows(dataset, target, cfg, s, 0.5, head="mel", primary=False))
+            rows.append(_rows(dataset, target, "svm", s, 0.70, head="svm"))
+    return pd.DataFrame(rows)
+
+
+def test_fmt_mean_sd():
+    assert tables.fmt_mean_sd([0.8, 0.82, 0.84]) == "82.00 ± 2.00"
+    assert tables.fmt_mean_sd([0.5]) == "50.00"
+    assert tables.fmt_mean_sd([]) == ""
+
+
+def test_ablation_table_mean_sd_and_order():
+    t = tables.ablation_table(toy_runs())
+    assert list(t["configuration"].unique()) == list(ablation.ABLATIONS)  # Table V order
+    full = t[(t["configuration"] == "damer") & (t["target"] == "arousal")].iloc[0]
+    assert full["n"] == 3
+    assert full["acc_mean"] == pytest.approx(82.0)
+    assert full["acc_sd"] == pytest.approx(2.0)
+    assert full["acc (%)"] == "82.00 ± 2.00"
+    assert (full["DSAF"], full["PCL"], full["SAML"]) == ("✓", "✓", "✓")
+    dsaf = t[(t["configuration"] == "dsaf") & (t["target"] == "arousal")].iloc[0]
+    assert (dsaf["DSAF"], dsaf["PCL"], dsaf["SAML"]) == ("✓", "", "")
+    assert "svm" not in set(t["configuration"])  # baselines are not ablations
+
+    wide = tables.ablation_wide(t)
+    assert list(wide["configuration"]) == list(ablation.ABLATIONS)
+    assert wide.loc[wide["configuration"] == "damer", "SynthMemo arousal"].iloc[0] == "82.00 ± 2.00"
+    assert set(wide["n seeds"]) == {"3"}
+
+
+def test_ablation_table_single_seed_has_no_sd():
+    t = tables.ablation_table(toy_runs(n_seeds=1))
+    assert t["acc (%)"].iloc[0] == "78.00"
+
+
+def test_paired_table_known_differences():
+    p = tables.paired_table(toy_runs(n_seeds=5))
+    assert len(p) == 2 * 6  # two targets x six non-full configurations
+    assert p["mean_diff_acc_pp"].to_numpy() == pytest.approx(np.full(12, -2.0))
+    assert (p["losses"] == 5).all() and (p["wins"] == 0).all() and (p["ties"] == 0).all()
+    assert p["wilcoxon_p"].to_numpy() == pytest.approx(np.full(12, 0.0625))  # 5 losses of 5: exact p = 2/32
+    small = tables.paired_table(toy_runs(n_seeds=3))
+    assert small["wilcoxon_p"].isna().all()
+    assert (small["test"] == "n < 5: no test").all()
+
+
+def test_model_table_rows():
+    m = tables.model_table(toy_runs())
+    assert list(m["model"]) == [tables.BASELINE_LABELS["svm"], tables.DAMER_FUSED, tables.DAMER_ENSEMBLE]
+    row = m.set_index("model").loc[tables.DAMER_ENSEMBLE]
+    assert row["arousal ACC"] == "83.00 ± 2.00"
+    assert row["valence AUC"] == "83.00 ± 2.00"
+    assert m.set_index("model").loc[tables.BASELINE_LABELS["svm"], "arousal ACC"] == "70.00 ± 0.00"
+
+
+def test_paper_vs_ours_not_run_and_sources():
+    pv = tables.paper_vs_ours(toy_runs())
+    assert set(pv["source"]) == {paper_tables.SOURCE, tables.MEASURED}
+    memo = pv[pv["dataset"] == "Memo2496"]
+    ours = memo[memo["source"] == tables.MEASURED]
+    assert len(ours) == 2 * (7 + 2)
+    assert (ours["acc"] == tables.NOT_RUN).all()
+    quoted = memo[(memo["source"] == paper_tables.SOURCE) & (memo["table"] == "Table V")]
+    q = quoted.set_index(["target", "model"])["acc"]
+    assert q[("arousal", "damer")] == "82.95" and q[("valence", "dsaf+pcl")] == "77.07"
+    syn = pv[pv["dataset"] == "SynthMemo"]
+    assert (syn["source"] == tables.MEASURED).all()  # the paper has no SynthMemo
+    assert (syn["note"] != "").all()
+    d = syn[(syn["table"] == "Table V") & (syn["model"] == "damer") & (syn["target"] == "arousal")]
+    assert d["acc"].iloc[0] == "82.00 ± 2.00"
+
+
+def test_paper_vs_ours_without_any_runs():
+    pv = tables.paper_vs_ours(runs.collect("/nonexistent-runs-dir"))
+    assert set(pv["dataset"]) == {"Memo2496", "1000songs (emoMusic)", "PMEmo"}
+    assert (pv.loc[pv["source"] == tables.MEASURED, "acc"] == tables.NOT_RUN).all()
+    assert len(pv[pv["source"] == paper_tables.SOURCE]) == 3 * 2 * (7 + 2)
+
+
+def test_paper_table_v_uses_configuration_names():
+    assert list(paper_tables.TABLE_V) == list(ablation.ABLATIONS)
+
+
+def test_empty_inputs_give_empty_tables():
+    empty = runs.collect("/nonexistent-runs-dir")
+    assert tables.ablation_table(empty).empty
+    assert tables.ablation_wide(tables.ablation_table(empty)).empty
+    assert tables.paired_table(empty).empty
+    assert tables.model_table(empty).empty
+    assert "make results" in tables.no_runs_message("x", "synthmemo")
+
+
+def test_ablation_figure_with_paper_dataset():
+    import matplotlib.pyplot as plt
+
+    df = pd.concat([toy_runs(2), toy_runs(2, dataset="memo2496")], ignore_index=True)
+    fig = tables.ablation_figure(df)
+    assert len(fig.axes) == 4
+    plt.close(fig)
+
+
+def test_collect_roundtrip(tmp_path):
+    """Hand-built run folders read by runs.collect feed the tables."""
+    for cfg, acc in (("damer", 0.9), ("dsaf", 0.8)):
+        d = tmp_path / "synthmemo" / "arousal" / cfg / "seed0"
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps({"fuse": {"acc": acc, "f1": acc, "auc": acc},
+                                                    "ensemble": {"acc": acc, "f1": acc, "auc": acc},
+                                                    "primary": "fuse"}))
+        (d / "run.json").write_text(json.dumps({"dataset": "synthmemo", "target": "arousal",
+                                                "configuration": cfg, "seed": 0}))
+    t = tables.ablation_table(runs.collect(tmp_path))
+    assert dict(zip(t["configuration"], t["acc (%)"], strict=True)) == {"dsaf": "80.00", "damer": "90.00"}
+    p = tables.paired_table(runs.collect(tmp_path))
+    assert p["mean_diff_acc_pp"].iloc[0] == pytest.approx(-10.0)

@@ -1,0 +1,124 @@
+"""Dynamics figures (Figs. 5-6) and the t-SNE helper (Fig. 7) on hand-built run folders and toy data."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from damer_lite import viz_dynamics as vd  # noqa: E402
+
+
+def _write_run(root, target, epochs=4, steps_per_epoch=3, n_test=24, seed=0):
+    d = root / "toyset" / target / "damer" / f"seed{seed}"
+    d.mkdir(parents=True)
+    eps = []
+    for t in range(1, epochs + 1):
+        rho = t / epochs
+        eps.append({"epoch": t, "tau": 1.5 - 0.8 * rho, "theta": 0.65 - 0.3 * rho, "confidence": 0.6 + 0.05 * t,
+                    "reliability": 0.99, "pl_strength": 0.6 + 0.05 * t, "mask_ratio": min(1.0, 0.5 + 0.2 * t),
+                    "loss_total": 1.0, "queue_filled": 16, "queue_entropy": 0.69,
+                    "queue_coverage": [0.5, 0.5], "queue_centroid_dist": [0.7 - 0.05 * t, 0.72 - 0.05 * t]})
+    steps = [0.60] * steps_per_epoch + [0.69, 0.68, 0.69] * (epochs - 1)
+    (d / "history.json").write_text(json.dumps({"epochs": eps, "steps": {"queue_entropy": steps}}))
+    (d / "config.json").write_text(json.dumps({"pcl": {"tau_max": 1.5, "tau_min": 0.7, "theta_values": "paper_sec5",
+                                                       "theta_form": "linear", "progress": "eq9"}}))
+    (d / "run.json").write_text(json.dumps({"dataset": "toyset", "target": target, "configuration": "damer",
+                                            "seed": seed}))
+    rng = np.random.default_rng(1)
+    y = np.arange(n_test) % 2
+    z0 = rng.normal(size=(n_test, 8)).astype(np.float32)
+    zf = z0 + 4.0 * y[:, None].astype(np.float32)
+    np.savez(d / "embeddings.npz", z_epoch0=z0, z_final=zf, labels=y, test_idx=np.arange(n_test))
+    return d
+
+
+@pytest.fixture()
+def runs_dir(tmp_path):
+    for target in ("arousal", "valence"):
+        _write_run(tmp_path, target)
+    return tmp_path
+
+
+def test_load_dynamics_and_figures(runs_dir):
+    dyn = vd.load_dynamics(runs_dir, "toyset", "damer", 0)
+    assert set(dyn) == {"arousal", "valence"}
+    ep = dyn["arousal"].epochs
+    assert {"coverage_c0", "coverage_c1", "dist_c0", "dist_c1", "tau", "theta"} <= set(ep.columns)
+    for f in (vd.fig5, vd.fig6):
+        fig = f(dyn)
+        assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 3
+        plt.close(fig)
+
+
+def test_missing_runs(tmp_path):
+    assert vd.load_dynamics(tmp_path / "none", "toyset") == {}
+    assert vd.load_embeddings_by_target(tmp_path / "none", "toyset") == {}
+    with pytest.raises(ValueError):
+        vd.fig5({})
+
+
+def test_run_dir_found_outside_standard_layout(tmp_path):
+    d = tmp_path / "elsewhere" / "x"
+    d.mkdir(parents=True)
+    (d / "run.json").write_text(json.dumps({"dataset": "toyset", "target": "arousal", "configuration": "damer",
+                                            "seed": 3}))
+    assert vd.run_dir_of(tmp_path, "toyset", "arousal", "damer", 3) == d
+    assert vd.run_dir_of(tmp_path, "toyset", "arousal", "damer", 4) is None
+
+
+def test_dynamics_summary(runs_dir):
+    dyn = vd.load_dynamics(runs_dir, "toyset")
+    s = vd.dynamics_summary(dyn, "toyset")
+    assert list(s["source"]) == ["ours (measured, final epoch)"] * 2 + ["paper (quoted)"]
+    ours = s.iloc[0]
+    assert ours["epoch"] == 4 and ours["tau"] == pytest.approx(0.7) and ours["theta"] == pytest.approx(0.35)
+    # the first epoch's steps (queue filling, 0.60) are left out of the step statistic
+    assert ours["step_entropy_mean"] == pytest.approx((0.69 + 0.68 + 0.69) / 3)
+    assert s.iloc[-1]["queue_entropy"] == pytest.approx(0.685)
+
+
+def test_schedule_variants():
+    v = vd.schedule_variants({"pcl": {"theta_form": "linear", "progress": "eq9"}}, 80)
+    assert v["tau"][-1] == pytest.approx(0.7) and v["tau_other_progress"][0] == pytest.approx(1.5)
+    assert v["theta"][-1] == pytest.approx(0.35)
+    # Alg. 1's max(θmin, θ0(1-ρ)) reaches its floor near ρ = 1 - 0.35/0.65 ≈ 0.46 and stays there
+    assert v["theta_alg1"][40] == pytest.approx(0.35) and v["theta_linear"][40] > 0.45
+
+
+def test_clip_perplexity():
+    assert vd.clip_perplexity(30.0, 15) == pytest.approx(14 / 3)
+    assert vd.clip_perplexity(30.0, 1000) == 30.0
+    assert vd.clip_perplexity(30.0, 2) == 1.0
+
+
+def test_separation_scores():
+    y = np.array([0] * 10 + [1] * 10)
+    x_sep = np.concatenate([np.zeros((10, 3)), np.full((10, 3), 5.0)]) + 0.01 * np.arange(20)[:, None]
+    s = vd.separation(x_sep, y)
+    assert s["knn_acc"] == 1.0 and s["silhouette"] > 0.9
+    assert math.isnan(vd.separation(x_sep, np.zeros(20, dtype=int))["silhouette"])
+
+
+def test_tsne_separation_higher_after_training(runs_dir):
+    emb = vd.load_embeddings_by_target(runs_dir, "toyset")
+    assert set(emb) == {"arousal", "valence"}
+    t = vd.tsne_by_target(emb, perplexity=30.0, random_state=0)
+    table = vd.separation_table(t, "toyset")
+    assert len(table) == 4
+    for target in t:
+        before, after = t[target]["epoch 0"], t[target]["trained"]
+        assert after["perplexity"] < after["n"]
+        assert after["silhouette_features"] > before["silhouette_features"] + 0.3
+        assert after["knn_acc_features"] > before["knn_acc_features"]
+        assert after["silhouette_tsne"] > before["silhouette_tsne"]
+    fig = vd.tsne_figure(t)
+    assert len(fig.axes) == 4
+    plt.close(fig)

@@ -1,0 +1,178 @@
+"""Helpers behind notebooks 02 (features) and 03 (model): tiny stores, smoke-profile models."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+
+from damer_lite import viz_features as vf
+from damer_lite import viz_model as vm
+from damer_lite.config import profile
+from damer_lite.features import store
+from damer_lite.features.config import feature_profile
+from damer_lite.model.damer import DAMER, count_parameters
+
+SR = 16000
+
+
+def _data_axes(fig) -> list:
+    return [a for a in fig.axes if a.get_label() != "<colorbar>"]
+
+
+@pytest.fixture(scope="module")
+def tiny_store(tmp_path_factory):
+    """Three 1.5 s tone tracks with labels and windows, extracted with a small smoke setting."""
+    base = tmp_path_factory.mktemp("viz_store")
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, (f0, arousal) in enumerate([(220.0, 0.8), (330.0, -0.6), (440.0, 0.1)]):
+        t = np.arange(int(1.5 * SR)) / SR
+        x = 0.3 * np.sin(2 * np.pi * f0 * t) + 0.01 * rng.standard_normal(t.size)
+        path = base / f"t{i}.wav"
+        sf.write(path, x.astype(np.float32), SR)
+        rows.append({"track_id": str(i + 1), "audio_path": str(path), "dataset": "tiny", "valence": 0.2 * i,
+                     "arousal": arousal, "duration_s": 1.5, "window_start_s": 0.1, "window_end_s": 1.5})
+    df = pd.DataFrame(rows)
+    cfg = feature_profile("smoke", n_tokens=8, handcrafted=False)
+    root = vf.ensure_store(df, base / "features", cfg, "tiny", workers=1)
+    return df, cfg, root
+
+
+def test_ensure_store_keeps_summary_of_the_computing_run(tiny_store):
+    df, cfg, root = tiny_store
+    assert vf.store_complete(root, df)
+    before = json.loads((root / "summary.json").read_text())
+    assert before["n_computed"] == 3
+    assert vf.ensure_store(df, root.parent, cfg, "tiny") == root
+    assert json.loads((root / "summary.json").read_text()) == before  # not overwritten by a 0-track run
+    assert not vf.store_complete(root, pd.concat([df, df.assign(track_id="99")]))
+
+
+def test_tables(tiny_store):
+    df, _, root = tiny_store
+    st = store.load(root)
+    measured = vf.measure_throughput(st, n=1)
+    assert measured["tracks"] == 1 and measured["x_realtime"] > 0
+    tab = vf.extraction_table(root, "tiny", measured)
+    assert list(tab.columns) == ["dataset", "source", "tracks", "failed", "audio_min", "wall_s", "x_realtime"]
+    assert len(tab) == 3 and tab["tracks"].tolist()[:2] == [3, 3]
+    fails = vf.failures_table(root, "tiny")
+    assert fails.empty and list(fails.columns) == ["dataset", "track_id", "audio_path", "reason"]
+    assert set(vf.config_table(st["config"]).columns) == {"setting", "paper (§III-C)", "this profile"}
+    summary = vf.window_summary(df)
+    assert summary.loc["max", "window_length_s"] == pytest.approx(1.4)
+
+
+def test_extreme_tracks_and_views_figure(tiny_store):
+    _, cfg, root = tiny_store
+    st = store.load(root)
+    picks = vf.extreme_tracks(st["manifest"], st["index"])
+    assert picks["track_id"].tolist() == ["1", "2"]
+    assert picks["label"].tolist() == ["highest arousal", "lowest arousal"]
+    views = [vf.track_views(p, st) for p in picks.to_dict("records")]
+    v = views[0]
+    assert v["mel"].shape[0] == cfg.n_mels and v["coch"].shape[0] == cfg.n_coch
+    assert v["mel_tok"].shape == (cfg.n_mels, 8) and v["coch_tok"].shape == (cfg.n_coch, 8)
+    fig = vf.views_figure(views, cfg)
+    assert len(_data_axes(fig)) == 2 * 4
+    plt.close(fig)
+
+
+def test_band_frequencies_ascending():
+    cfg = feature_profile("smoke")
+    mel_hz, coch_hz = vf.band_frequencies(cfg)
+    assert mel_hz.shape == (cfg.n_mels,) and coch_hz.shape == (cfg.n_coch,)
+    assert np.all(np.diff(mel_hz) > 0) and np.all(np.diff(coch_hz) > 0)
+    assert coch_hz[0] == pytest.approx(cfg.coch_fmin)
+
+
+def test_windows_figure():
+    d = np.array([5.0, 40.0, 70.0, 120.0])
+    df = pd.DataFrame({"duration_s": d, "window_start_s": [1.0, 8.0, 10.0, 15.0],
+                       "window_end_s": [5.0, 40.0, 70.0, 75.0]})
+    fig = vf.windows_figure(df)
+    assert len(fig.axes) == 2
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# model
+@pytest.fixture(scope="module")
+def smoke_model():
+    torch.manual_seed(0)
+    model = DAMER(profile("smoke"), 12, 10, 6).eval()
+    g = torch.Generator().manual_seed(1)
+    return model, torch.randn(3, 12, 6, generator=g), torch.randn(3, 10, 6, generator=g)
+
+
+def test_trace_matches_forward_and_shapes(smoke_model):
+    model, mel, coch = smoke_model
+    steps = vm.trace_dsaf(model, mel, coch)  # raises if the traced logits differ from model(...)
+    d, heads = model.encoder.proj_mel.out_features, model.encoder.layers[0].mel.attn.heads
+    assert vm.step(steps, "H_mel").shape == (3, 12, d)  # Eq. 1: 12 band tokens
+    assert vm.step(steps, "H_coch").shape == (3, 10, d)  # Eq. 2: 10 channel tokens
+    assert vm.step(steps, "layer1.mel.mha.attn_weights").shape == (3, heads, 12, 10)  # Mel <- Coch
+    assert vm.step(steps, "layer1.coch.mha.attn_weights").shape == (3, heads, 10, 12)  # Coch <- Mel
+    assert vm.step(steps, "layer1.mel.ffn_hidden").shape[-1] == 4 * d
+    assert vm.step(steps, "logits_fuse").shape == (3, 2)
+    table = vm.trace_table(steps)
+    assert list(table.columns) == ["step", "equation", "shape", "note"] and len(table) == len(steps)
+    assert set(vm.trace_table(steps, "layer1.mel.mha")["equation"]) == {"Eq. 3", "Eq. 5"}
+    with pytest.raises(KeyError):
+        vm.step(steps, "nope")
+
+
+def test_trace_time_tokens_and_no_dsaf():
+    cfg = profile("smoke")
+    cfg.model.token_axis = "time"
+    cfg.modules.dsaf = False
+    model = DAMER(cfg, 12, 10, 6).eval()
+    steps = vm.trace_dsaf(model, torch.randn(2, 12, 6), torch.randn(2, 10, 6))
+    assert vm.step(steps, "H_mel").shape[:2] == (2, 6)  # frames are the tokens
+    assert vm.step(steps, "layer1.mel.mha.attn_weights").shape[-2:] == (6, 6)
+    assert vm.trace_table(steps, "layer1.mel.mha.Q")["equation"].item() == "self-attn"
+
+
+def test_attention_figure_and_summary(smoke_model):
+    model, mel, coch = smoke_model
+    with torch.no_grad():
+        out = model(mel[:1], coch[:1], return_attention=True)
+    n_layers = len(model.encoder.layers)
+    fig = vm.attention_figure(out, np.linspace(50, 4000, 12), np.linspace(50, 4000, 10), title="untrained")
+    assert len(_data_axes(fig)) == n_layers * 2
+    plt.close(fig)
+    summ = vm.attention_summary(out)
+    assert len(summ) == 2 * n_layers
+    assert (summ["row_entropy"] <= summ["uniform_entropy"] + 1e-9).all()
+
+
+def test_parameter_table_totals():
+    cfg = profile("smoke")
+    model = DAMER(cfg, 12, 10, 6)
+    off = profile("smoke")
+    off.modules.dsaf = False
+    table = vm.parameter_table({"smoke": model, "smoke without DSAF": DAMER(off, 12, 10, 6)})
+    assert table["module"].iloc[-1] == vm.TOTAL
+    modules = set(table["module"])
+    for label in ("Mel projection W_Mel, b_Mel (Eq. 1)", "MHA, Mel queries (Eq. 3, 5)", "FFN, Coch stream (Eq. 8)",
+                  "fusion MLP", "head Fuse", "position embeddings (not in the paper)"):
+        assert label in modules
+    assert not any(m.startswith("other") for m in modules)
+    total = table.set_index("module").loc[vm.TOTAL]
+    assert total["smoke"] == count_parameters(model)
+    assert table.set_index("module").drop(vm.TOTAL)["smoke"].sum() == count_parameters(model)
+    assert total["smoke without DSAF"] == total["smoke"]  # self-attention stack of the same size
+
+
+def test_profile_models_columns():
+    models = vm.profile_models(("smoke",), time_tokens="smoke")
+    assert list(models) == ["smoke (128×84×32)", "smoke without DSAF", "smoke, token_axis=time"]
+    assert models["smoke, token_axis=time"].token_axis == "time"
+    table = vm.parameter_table(models)
+    assert list(table.columns) == ["module", *models]

@@ -1,0 +1,86 @@
+# Settings derived from the config, and the helper functions the rules use.
+
+from pathlib import Path
+
+from damer_lite.features.config import feature_profile
+from damer_lite.features.store import store_dir
+
+PROFILE = config["profile"]
+P = config["profiles"][PROFILE]
+RESULTS = config["results_dir"]
+DATA = config["data_dir"]
+DEVICE = config.get("device") or "None"
+FEATURES = f"{DATA}/features"
+NB_OUT = f"{RESULTS}/notebooks"
+NOTEBOOK_SH = "workflow/scripts/notebook.sh"
+
+
+def present_datasets():
+    """name -> root of every dataset that joins the grid; absent ones are skipped with a message."""
+    out = {}
+    for name, d in config["datasets"].items():
+        root = d.get("root")
+        if name == "synthmemo":
+            if d.get("enabled", True):
+                out[name] = root or f"{DATA}/synthmemo_{P['synth_size']}"
+        elif root and Path(root).is_dir():
+            out[name] = root
+        elif root:
+            print(f"damer-lite: dataset {name}: root {root} is not a folder; skipped")
+        else:
+            print(f"damer-lite: dataset {name}: no root configured; skipped (data absent)")
+    return out
+
+
+DATASETS = present_datasets()
+FCFG = feature_profile(P["features"])
+STORES = {name: store_dir(FEATURES, name, FCFG).name for name in DATASETS}
+MODELS = config["configurations"] + config["baselines"]
+SEEDS = P["seeds"]
+SHOW = P["showcase_seed"]
+FIRST = next(iter(DATASETS))
+
+
+def run_dir(dataset, target, model, seed):
+    return f"{RESULTS}/runs/{dataset}/{target}/{model}/seed{seed}"
+
+
+def results_of(notebook_path):
+    """The results folder of an executed notebook RESULTS/notebooks/NAME.ipynb."""
+    return str(Path(notebook_path).parents[1])
+
+
+def features_of(index_csv):
+    """The folder holding the feature stores, from a store's index.csv."""
+    return str(Path(index_csv).parents[1])
+
+
+def store_index(dataset):
+    return f"{FEATURES}/{STORES[dataset]}/index.csv"
+
+
+def dataset_ready(name):
+    """The file that proves dataset `name` is on disk: SynthMemo's params.json, else the root folder."""
+    if name == "synthmemo":
+        return f"{DATASETS[name]}/synth_truth/params.json"
+    return DATASETS[name]
+
+
+def showcase_runs(dataset):
+    return [f"{run_dir(dataset, t, 'damer', SHOW)}/run.json" for t in config["targets"]]
+
+
+ALL_RUNS = [
+    f"{run_dir(d, t, m, s)}/run.json" for d in DATASETS for t in config["targets"] for m in MODELS for s in SEEDS
+]
+NOTEBOOKS = [
+    f"{NB_OUT}/{nb}_{d}.ipynb"
+    for nb in ("01_data", "02_features", "04_training", "06_dynamics", "07_tsne")
+    for d in DATASETS
+] + [f"{NB_OUT}/03_model_{FIRST}.ipynb", f"{NB_OUT}/05_ablation.ipynb"]
+# beyond-the-paper experiments need SynthMemo's per-track style
+EXTRAS = (
+    [f"{RESULTS}/tables/label_efficiency_synthmemo.csv", f"{RESULTS}/tables/style_shift_synthmemo.csv"]
+    if "synthmemo" in DATASETS
+    else []
+) + ([f"{RESULTS}/tables/cross_dataset.csv"] if len(DATASETS) >= 2 else [])

@@ -1,0 +1,35 @@
+# Data: SynthMemo generation and feature extraction (one resumable feature store per dataset).
+
+
+rule synth:
+    output:
+        f"{DATA}/synthmemo_{{size}}/synth_truth/params.json",
+    log:
+        f"{RESULTS}/logs/synth_{{size}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        out=lambda w, output: Path(output[0]).parents[1],
+    shell:
+        "damer-lite synth --out {params.out} --size {wildcards.size} > {log} 2>&1"
+
+
+rule features:
+    input:
+        lambda w: dataset_ready(w.dataset),
+    output:
+        f"{FEATURES}/{{dataset}}-{{fhash}}/index.csv",
+    log:
+        f"{RESULTS}/logs/features_{{dataset}}-{{fhash}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        root=lambda w: DATASETS[w.dataset],
+        profile=P["features"],
+        features=lambda w, output: features_of(output[0]),
+    threads: workflow.cores
+    resources:
+        mem_mb=8000,
+    shell:
+        "damer-lite features --dataset {wildcards.dataset} --root {params.root} --out {params.features} "
+        "--profile {params.profile} --workers {threads} > {log} 2>&1"

@@ -1,0 +1,161 @@
+# Aggregate notebooks (executed copies + HTML under results/notebooks/) and the results index.
+
+rule notebook_data:
+    input:
+        data=lambda w: dataset_ready(w.dataset),
+        notebook="notebooks/01_data.ipynb",
+    output:
+        notebook=f"{NB_OUT}/01_data_{{dataset}}.ipynb",
+        html=f"{NB_OUT}/01_data_{{dataset}}.html",
+    log:
+        f"{RESULTS}/logs/01_data_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        root=lambda w: DATASETS[w.dataset],
+        synth_size=P["synth_size"],
+        results=lambda w, output: results_of(output.notebook),
+        script=NOTEBOOK_SH,
+    shell:
+        "bash {params.script} {input.notebook} {output.notebook} -p dataset {wildcards.dataset} -p root {params.root} -p synth_size {params.synth_size} "
+        "-p results_dir {params.results} > {log} 2>&1"
+
+rule notebook_features:
+    input:
+        store=lambda w: store_index(w.dataset),
+        notebook="notebooks/02_features.ipynb",
+    output:
+        notebook=f"{NB_OUT}/02_features_{{dataset}}.ipynb",
+        html=f"{NB_OUT}/02_features_{{dataset}}.html",
+    log:
+        f"{RESULTS}/logs/02_features_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        root=lambda w: DATASETS[w.dataset],
+        synth_size=P["synth_size"],
+        features=lambda w, input: features_of(input.store),
+        feature_profile=P["features"],
+        results=lambda w, output: results_of(output.notebook),
+        script=NOTEBOOK_SH,
+    shell:
+        "bash {params.script} {input.notebook} {output.notebook} -p dataset {wildcards.dataset} -p root {params.root} -p synth_size {params.synth_size} "
+        "-p features_dir {params.features} -p feature_profile {params.feature_profile} -p workers 1 "
+        "-p results_dir {params.results} > {log} 2>&1"
+
+rule notebook_model:
+    input:
+        store=lambda w: store_index(w.dataset),
+        notebook="notebooks/03_model.ipynb",
+    output:
+        notebook=f"{NB_OUT}/03_model_{{dataset}}.ipynb",
+        html=f"{NB_OUT}/03_model_{{dataset}}.html",
+    log:
+        f"{RESULTS}/logs/03_model_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        root=lambda w: DATASETS[w.dataset],
+        synth_size=P["synth_size"],
+        features=lambda w, input: features_of(input.store),
+        feature_profile=P["features"],
+        train_profile=P["train"],
+        results=lambda w, output: results_of(output.notebook),
+        script=NOTEBOOK_SH,
+    shell:
+        "bash {params.script} {input.notebook} {output.notebook} -p dataset {wildcards.dataset} -p root {params.root} -p synth_size {params.synth_size} "
+        "-p features_dir {params.features} -p feature_profile {params.feature_profile} "
+        "-p train_profile {params.train_profile} -p results_dir {params.results} > {log} 2>&1"
+
+rule notebook_ablation:
+    input:
+        runs=ALL_RUNS,
+        extras=EXTRAS,
+        notebook="notebooks/05_ablation.ipynb",
+    output:
+        notebook=f"{NB_OUT}/05_ablation.ipynb",
+        html=f"{NB_OUT}/05_ablation.html",
+    log:
+        f"{RESULTS}/logs/05_ablation.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        runs=lambda w, output: f"{results_of(output.notebook)}/runs",
+        results=lambda w, output: results_of(output.notebook),
+        script=NOTEBOOK_SH,
+    shell:
+        "bash {params.script} {input.notebook} {output.notebook} -p runs_dir {params.runs} -p results_dir {params.results} > {log} 2>&1"
+
+rule notebook_dynamics:
+    input:
+        runs=lambda w: showcase_runs(w.dataset),
+        notebook="notebooks/06_dynamics.ipynb",
+    output:
+        notebook=f"{NB_OUT}/06_dynamics_{{dataset}}.ipynb",
+        html=f"{NB_OUT}/06_dynamics_{{dataset}}.html",
+    log:
+        f"{RESULTS}/logs/06_dynamics_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        runs=lambda w, output: f"{results_of(output.notebook)}/runs",
+        seed=SHOW,
+        results=lambda w, output: results_of(output.notebook),
+        script=NOTEBOOK_SH,
+    shell:
+        "bash {params.script} {input.notebook} {output.notebook} -p runs_dir {params.runs} -p dataset {wildcards.dataset} -p seed {params.seed} "
+        "-p results_dir {params.results} > {log} 2>&1"
+
+rule notebook_tsne:
+    input:
+        runs=lambda w: showcase_runs(w.dataset),
+        notebook="notebooks/07_tsne.ipynb",
+    output:
+        notebook=f"{NB_OUT}/07_tsne_{{dataset}}.ipynb",
+        html=f"{NB_OUT}/07_tsne_{{dataset}}.html",
+    log:
+        f"{RESULTS}/logs/07_tsne_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        runs=lambda w, output: f"{results_of(output.notebook)}/runs",
+        seed=SHOW,
+        results=lambda w, output: results_of(output.notebook),
+        script=NOTEBOOK_SH,
+    shell:
+        "bash {params.script} {input.notebook} {output.notebook} -p runs_dir {params.runs} -p dataset {wildcards.dataset} -p seed {params.seed} "
+        "-p results_dir {params.results} > {log} 2>&1"
+
+rule notebook_training_showcase:
+    input:
+        lambda w: f"{run_dir(w.dataset, 'arousal', 'damer', SHOW)}/04_training.ipynb",
+    output:
+        notebook=f"{NB_OUT}/04_training_{{dataset}}.ipynb",
+        html=f"{NB_OUT}/04_training_{{dataset}}.html",
+    log:
+        f"{RESULTS}/logs/04_training_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        nb_out=lambda w, output: Path(output.notebook).parent,
+    shell:
+        "(cp {input} {output.notebook} && "
+        "jupyter nbconvert --to html --log-level WARN {output.notebook} --output-dir {params.nb_out}) > {log} 2>&1"
+
+
+rule results_index:
+    input:
+        NOTEBOOKS,
+    output:
+        f"{RESULTS}/README.md",
+    log:
+        f"{RESULTS}/logs/results_index.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        datasets=",".join(DATASETS),
+        results=lambda w, output: Path(output[0]).parent,
+        profile=PROFILE,
+    shell:
+        "python -m damer_lite.results_index --results {params.results} --profile {params.profile} "
+        "--datasets {params.datasets} > {log} 2>&1"

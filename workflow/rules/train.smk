@@ -1,0 +1,89 @@
+# Training: one papermill execution of notebooks/04_training.ipynb per grid cell.
+
+
+rule train:
+    input:
+        store=lambda w: store_index(w.dataset),
+        notebook="notebooks/04_training.ipynb",
+    output:
+        run=f"{RESULTS}/runs/{{dataset}}/{{target}}/{{model}}/seed{{seed}}/run.json",
+        notebook=f"{RESULTS}/runs/{{dataset}}/{{target}}/{{model}}/seed{{seed}}/04_training.ipynb",
+    log:
+        f"{RESULTS}/logs/train/{{dataset}}_{{target}}_{{model}}_seed{{seed}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        root=lambda w: DATASETS[w.dataset],
+        run_dir=lambda w, output: Path(output.run).parent,
+        features=lambda w, input: features_of(input.store),
+        feature_profile=P["features"],
+        train_profile=P["train"],
+        device=DEVICE,
+    wildcard_constraints:
+        seed=r"\d+",
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=120,
+    shell:
+        "papermill {input.notebook} {output.notebook} --cwd . --no-progress-bar "
+        "-p dataset {wildcards.dataset} -p root {params.root} -p features_dir {params.features} "
+        "-p feature_profile {params.feature_profile} -p train_profile {params.train_profile} "
+        "-p target {wildcards.target} "
+        "-p configuration '{wildcards.model}' -p seed {wildcards.seed} -p run_dir {params.run_dir} "
+        "-p device {params.device} > {log} 2>&1"
+
+
+rule experiments:
+    input:
+        store=lambda w: store_index(w.dataset),
+    output:
+        efficiency=f"{RESULTS}/tables/label_efficiency_{{dataset}}.csv",
+        shift=f"{RESULTS}/tables/style_shift_{{dataset}}.csv",
+    log:
+        f"{RESULTS}/logs/experiments_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        store=lambda w, input: Path(input.store).parent,
+        results=lambda w, output: Path(output.efficiency).parents[1],
+        profile=P["train"],
+        targets=" ".join(P["extras"]["targets"]),
+        fractions=" ".join(str(f) for f in P["extras"]["fractions"]),
+        seeds=" ".join(str(s) for s in P["extras"]["seeds"]),
+        styles=" ".join(config["style_shift_train"]),
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=120,
+    shell:
+        "python -m damer_lite.experiments --store {params.store} --dataset {wildcards.dataset} "
+        "--results {params.results} --profile {params.profile} --targets {params.targets} "
+        "--fractions {params.fractions} --seeds {params.seeds} --train-styles {params.styles} > {log} 2>&1"
+
+
+rule cross_dataset:
+    input:
+        stores=[store_index(d) for d in DATASETS],
+    output:
+        f"{RESULTS}/tables/cross_dataset.csv",
+    log:
+        f"{RESULTS}/logs/cross_dataset.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        pairs=lambda w, input: " ".join(f"{d}={Path(s).parent}" for d, s in zip(DATASETS, input.stores)),
+        results=lambda w, output: Path(output[0]).parents[1],
+        profile=P["train"],
+        targets=" ".join(config["targets"]),
+        seeds=" ".join(str(s) for s in P["extras"]["seeds"]),
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=240,
+    shell:
+        "python -m damer_lite.experiments --cross {params.pairs} --results {params.results} "
+        "--profile {params.profile} --targets {params.targets} --seeds {params.seeds} > {log} 2>&1"
