@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from damer_lite import __version__, train_command
+from damer_lite import __version__, predict_command, train_command
 from damer_lite.datasets import validate
 from damer_lite.features import command as features_command
 
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_parser(sub)
     features_command.add_parser(sub)
     train_command.add_parser(sub)
+    predict_command.add_parser(sub)
     return parser
 
 

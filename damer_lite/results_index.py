@@ -33,6 +33,9 @@ KNOWN = [
     ("style_shift", "beyond the paper: train on some timbres, test on others, with and without SAML",
      "05_ablation"),
     ("cross_dataset", "train on one dataset, test on another (zero-shot), all ordered pairs", "05_ablation"),
+    ("your_music_va", "predictions on the V-A plane (probabilities, not ratings)", "08_your_music"),
+    ("your_music_timeline", "windowed predictions over one track", "08_your_music"),
+    ("your_music_predictions", "predictions per track and window", "08_your_music"),
     ("fig5_pcl_dynamics", "Fig. 5 analogue: PCL confidence, reliability, mask ratio, schedules", "06_dynamics"),
     ("fig6_saml_dynamics", "Fig. 6 analogue: queue entropy, class coverage, centroid distances", "06_dynamics"),
     ("dynamics_summary", "final-epoch PCL/SAML statistics", "06_dynamics"),
@@ -71,6 +74,12 @@ def build(results: Path, profile: str, datasets: list[str]) -> str:
             what, nb = describe(stem)
             files = " · ".join(f"[{stem}{e}]({kind}/{stem}{e})" for e in exts if (folder / f"{stem}{e}").exists())
             lines.append(f"| {files} | {what} | {nb} |")
+        lines.append("")
+    cks = sorted((results / "checkpoints").glob("*.pt")) if (results / "checkpoints").exists() else []
+    if cks:
+        lines += ["## Checkpoints", "", "Full DAMER of the showcase seed per (dataset, target), for "
+                  "`damer-lite predict` (see docs/predict.md):", ""]
+        lines += [f"- [{p.name}](checkpoints/{p.name})" for p in cks]
         lines.append("")
     nbs = sorted((results / "notebooks").glob("*.ipynb")) if (results / "notebooks").exists() else []
     lines += ["## Executed notebooks", ""]

@@ -17,12 +17,14 @@ EXPECTED_TABLES = [
     "table1_datasets", "label_balance_synthmemo", "inter_rater_agreement_synthmemo",
     "feature_extraction_synthmemo", "feature_failures_synthmemo", "parameter_counts",
     "table5_ablation", "table5_paired", "tables2_4_models", "paper_vs_ours",
-    "dynamics_summary_synthmemo", "tsne_separation_synthmemo",
+    "dynamics_summary_synthmemo", "tsne_separation_synthmemo", "label_efficiency_synthmemo",
+    "style_shift_synthmemo", "your_music_predictions_synthmemo",
 ]
 EXPECTED_FIGURES = [
     "fig1_annotators_synthmemo", "fig2_circumplex_synthmemo", "fig3_calibration_synthmemo",
     "label_distributions_synthmemo", "features_synthmemo", "dsaf_attention_synthmemo", "table5_ablation",
     "fig5_pcl_dynamics_synthmemo", "fig6_saml_dynamics_synthmemo", "fig7_tsne_synthmemo",
+    "label_efficiency_synthmemo", "your_music_va_synthmemo",
 ]
 
 
@@ -91,6 +93,8 @@ def test_smoke_pipeline_end_to_end(tmp_path):
         assert (nb.with_suffix(".html").is_file() or nb.name == "04_training.ipynb"), nb
     n_runs = len(list((res / "runs").rglob("run.json")))
     assert n_runs == 2 * 11  # 2 targets x 11 models x 1 seed
+    for target in ("arousal", "valence"):
+        assert (res / "checkpoints" / f"synthmemo_{target}.pt").stat().st_size > 0
     index = (res / "README.md").read_text()
     assert "table5_ablation" in index and "fig7_tsne_synthmemo" in index
 

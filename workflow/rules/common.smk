@@ -78,6 +78,9 @@ NOTEBOOKS = [
     for nb in ("01_data", "02_features", "04_training", "06_dynamics", "07_tsne")
     for d in DATASETS
 ] + [f"{NB_OUT}/03_model_{FIRST}.ipynb", f"{NB_OUT}/05_ablation.ipynb"]
+# the "your music" notebook predicts SynthMemo's own audio with the exported SynthMemo checkpoints
+if "synthmemo" in DATASETS:
+    NOTEBOOKS.append(f"{NB_OUT}/08_your_music_synthmemo.ipynb")
 # beyond-the-paper experiments need SynthMemo's per-track style
 EXTRAS = (
     [f"{RESULTS}/tables/label_efficiency_synthmemo.csv", f"{RESULTS}/tables/style_shift_synthmemo.csv"]

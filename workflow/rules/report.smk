@@ -159,3 +159,26 @@ rule results_index:
     shell:
         "python -m damer_lite.results_index --results {params.results} --profile {params.profile} "
         "--datasets {params.datasets} > {log} 2>&1"
+
+
+rule notebook_your_music:
+    input:
+        checkpoints=lambda w: [f"{RESULTS}/checkpoints/{w.dataset}_{t}.pt" for t in config["targets"]],
+        data=lambda w: dataset_ready(w.dataset),
+        notebook="notebooks/08_your_music.ipynb",
+    output:
+        notebook=f"{NB_OUT}/08_your_music_{{dataset}}.ipynb",
+        html=f"{NB_OUT}/08_your_music_{{dataset}}.html",
+    log:
+        f"{RESULTS}/logs/08_your_music_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        ckdir=lambda w, input: Path(input.checkpoints[0]).parent,
+        audio=lambda w: f"{DATASETS[w.dataset]}/MusicRawData",
+        results=lambda w, output: results_of(output.notebook),
+        script=NOTEBOOK_SH,
+    shell:
+        "bash {params.script} {input.notebook} {output.notebook} -p checkpoint_dir {params.ckdir} "
+        "-p dataset {wildcards.dataset} -p audio {params.audio} -p n_tracks 8 -p window_s 5.0 "
+        "-p results_dir {params.results} > {log} 2>&1"

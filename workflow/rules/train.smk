@@ -87,3 +87,25 @@ rule cross_dataset:
     shell:
         "python -m damer_lite.experiments --cross {params.pairs} --results {params.results} "
         "--profile {params.profile} --targets {params.targets} --seeds {params.seeds} > {log} 2>&1"
+
+
+rule checkpoint:
+    input:
+        run=lambda w: f"{run_dir(w.dataset, w.target, 'damer', SHOW)}/run.json",
+        store=lambda w: store_index(w.dataset),
+    output:
+        f"{RESULTS}/checkpoints/{{dataset}}_{{target}}.pt",
+    log:
+        f"{RESULTS}/logs/checkpoint_{{dataset}}_{{target}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        runs=lambda w, input: Path(input.run).parents[4],
+        store=lambda w, input: Path(input.store).parent,
+        seed=SHOW,
+    wildcard_constraints:
+        dataset=r"[^_/]+",
+        target="arousal|valence",
+    shell:
+        "python -m damer_lite.checkpoint export --runs {params.runs} --store {params.store} "
+        "--dataset {wildcards.dataset} --target {wildcards.target} --seed {params.seed} --out {output} > {log} 2>&1"
