@@ -3,9 +3,13 @@
 Times the real training loop (forward, Eq. 21 loss with PCL and SAML, backward, Adam step, momentum
 encoder and queue update) on random data with T=87 frames (128 Mel + 84 cochleagram tokens), and, as the
 reference measured in the same run, the same encoder trained with the classification loss only (all
-modules off). Projection: epochs x n_train / throughput (paper: 80 epochs, 0.7 x 2496 = 1747 tracks).
+modules off). With --compare, the full DAMER epoch is also timed with the original step-by-step code
+(`_train_epoch(fast=False)`: per-step .item() statistics, per-batch host-to-device copies, per-parameter
+momentum update) and the optimised one (fast=True, the default; same numbers), interleaved, median of
+--repeats epochs each. Projection: epochs x n_train / throughput (paper: 80 epochs, 0.7 x 2496 = 1747 tracks).
 
     python benchmarks/bench_train.py                       # paper model, 2-core target of 10 min
+    python benchmarks/bench_train.py --compare --repeats 3 # + original vs optimised epoch code, same run
     python benchmarks/bench_train.py --profile quick --n-train 210 --epochs 20 --target-min 0.5
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import time
 import tracemalloc
 
@@ -24,8 +29,8 @@ from damer_lite.model.saml import MemoryQueue
 from damer_lite.train import Part, _train_epoch, amp_dtype, grad_scaler
 
 
-def time_loop(cfg, n_samples: int, n_frames: int, seed: int = 0) -> tuple[float, int]:
-    """Samples/s of `_train_epoch` over n_samples random tracks (after a warm-up epoch), and #params."""
+def setup(cfg, n_samples: int, n_frames: int, seed: int = 0):
+    """Model, key model, queue, optimiser, data and warm-up batch for timing `_train_epoch`."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     part = Part(torch.randn(n_samples, 128, n_frames, generator=g), torch.randn(n_samples, 84, n_frames, generator=g),
@@ -43,9 +48,29 @@ def time_loop(cfg, n_samples: int, n_frames: int, seed: int = 0) -> tuple[float,
     warm = Part(part.mel[: cfg.train.batch_size], part.coch[: cfg.train.batch_size], part.y[: cfg.train.batch_size])
     args = (model, key_model, queue)
     _train_epoch(*args, {"train": warm}, cfg, opt, scaler, g, dev, amp, 1.0, 0.5, history)
-    t0 = time.perf_counter()
-    _train_epoch(*args, {"train": part}, cfg, opt, scaler, g, dev, amp, 1.0, 0.5, history)
-    return n_samples / (time.perf_counter() - t0), count_parameters(model)
+
+    def epoch(fast: bool = True) -> float:
+        t0 = time.perf_counter()
+        _train_epoch(*args, {"train": part}, cfg, opt, scaler, g, dev, amp, 1.0, 0.5, history, fast=fast)
+        return n_samples / (time.perf_counter() - t0)
+
+    return epoch, count_parameters(model)
+
+
+def time_loop(cfg, n_samples: int, n_frames: int, seed: int = 0) -> tuple[float, int]:
+    """Samples/s of `_train_epoch` over n_samples random tracks (after a warm-up epoch), and #params."""
+    epoch, n_params = setup(cfg, n_samples, n_frames, seed)
+    return epoch(), n_params
+
+
+def compare(cfg, n_samples: int, n_frames: int, repeats: int) -> tuple[float, float]:
+    """Median samples/s of the original (fast=False) and optimised (fast=True) epoch code, interleaved."""
+    epoch, _ = setup(cfg, n_samples, n_frames)
+    old, new = [], []
+    for _ in range(repeats):
+        old.append(epoch(fast=False))
+        new.append(epoch(fast=True))
+    return statistics.median(old), statistics.median(new)
 
 
 def main(argv=None) -> int:
@@ -58,6 +83,8 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="epochs to project for (default: the profile's)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--target-min", type=float, default=10.0, help="target wall time of the protocol, minutes")
+    ap.add_argument("--compare", action="store_true", help="also time the original vs the optimised epoch code")
+    ap.add_argument("--repeats", type=int, default=3, help="epochs per code path for --compare")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -83,6 +110,13 @@ def main(argv=None) -> int:
           f"ratio DAMER/reference = {sps / ref_sps:.2f}")
     print(f"  peak RSS {rss1 / 1024:.0f} MiB (before the timed loop {rss0 / 1024:.0f} MiB); "
           f"peak Python-heap allocations {py_peak / 2**20:.1f} MiB")
+    if args.compare:
+        old, new = compare(cfg, args.samples, args.frames, args.repeats)
+        print(f"  epoch code, same run (median of {args.repeats} interleaved epochs of {args.samples} tracks):")
+        print(f"    original (fast=False): {old:8.1f} samples/s -> {epochs * args.n_train / old / 60:.1f} min "
+              f"for {epochs} epochs")
+        print(f"    optimised (fast=True): {new:8.1f} samples/s -> {epochs * args.n_train / new / 60:.1f} min "
+              f"for {epochs} epochs; speed-up {new / old:.2f}x")
     ok = minutes <= args.target_min
     print(f"  projected: {epochs} epochs x {args.n_train} tracks = {minutes:.1f} min "
           f"(target <= {args.target_min:g} min): {'MEETS' if ok else 'MISSES'} the target")

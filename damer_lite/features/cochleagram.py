@@ -11,9 +11,13 @@ Two filterbanks (`method`):
   short segments; each channel's output is squared and summed in blocks of N/2 samples straight away, so
   an (84 x n) output is never held in memory. The impulse response is cut where its envelope has fallen
   below 1e-6 of its peak (`impulse_tail`, rounded up so that channels share segment plans and forward
-  FFTs). On CPU the FFTs are float32 (pocketFFT via scipy.fft, cache-sized chunks of segments on
-  `torch.get_num_threads()` threads): |delta log10 RMS| vs gtgram is ~1e-6 (p99 ~3e-7), far inside the
-  1e-3 contract. Frames: N samples, hop N/2, from sample 0, last partial frame dropped (gtgram's framing).
+  FFTs). On CPU the FFTs are float32 (pocketFFT via scipy.fft, cache-sized chunks of segments pulled by
+  `torch.get_num_threads()` threads), and low/mid channels run at a decimated rate (multirate: an inverse
+  FFT of S/D points on the bins that matter, exact block sums of the squared, band-limited output from a
+  precomputed weight matrix, and a guard that recomputes any segment at the full rate where the dropped
+  bins could matter; see MULTIRATE_DELTA): |delta log10 RMS| vs gtgram is ~1e-6 (p99 ~3e-7), far inside
+  the 1e-3 contract. Frames: N samples, hop N/2, from sample 0, last partial frame dropped (gtgram's
+  framing). `backend='torch'` runs the batched tensor version (full rate; the GPU path) on any device.
 * 'fft': Ellis's FFT-weight approximation (`gammatone.fft_gtgram`): a Hann window of N samples centred in
   a frame of nfft = next_pow2(2N) samples, |FFT| weighted by the gammatone magnitude responses, / nfft.
   Frames: nfft samples, hop N/2, 1 + (n - nfft) // hop of them. fft_gtgram leaves its last column at
@@ -28,6 +32,7 @@ the tests.
 from __future__ import annotations
 
 import math
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -44,6 +49,7 @@ from .mel import (
     frames_np,
     preemphasis,
     run_chunks,
+    run_tasks,
 )
 
 # Glasberg & Moore ERB parameters (ERB(f) = f / EAR_Q + MIN_BW), as in Slaney's toolbox.
@@ -204,37 +210,145 @@ def _segments(x: np.ndarray | torch.Tensor, s: int, v: int, tail: int, n_out: in
 
 SEG_CHUNK_SAMPLES = 1 << 18  # CPU: segments per chunk so that one chunk of signal is ~1 MB of float32
 
+# Multirate evaluation (CPU path). Channel k runs at 1/D of the rate, D the largest divisor of S (<= 64)
+# such that its response |H_k| is below MULTIRATE_DELTA x its peak above bin K = (S/D - 2) // 4: it is
+# evaluated from the bins <= K only, by an inverse FFT of S/D points. The squared output is then
+# band-limited below half the decimated rate, so it is
+# determined by its decimated samples, and each block's sum of squares is an exact linear functional of them
+# (`_block_sum_weights`): block edges stay exact. The dropped bins are not ignored: per segment and channel
+# their energy E_hi is known exactly (Parseval: a small matrix product of |X|^2), and every block obeys
+#     |E_block - E_lo_block| <= 2 sqrt(E_lo_block E_hi) + E_hi        (Cauchy-Schwarz).
+# Wherever E_hi > MULTIRATE_TOL x max(E_lo_block, floor) for some block of a segment, that segment is
+# recomputed at the full rate for that channel. So every block energy above the floor has a relative error
+# <= 2 sqrt(MULTIRATE_TOL) + MULTIRATE_TOL = 2.0e-3, i.e. |delta log10 RMS| <= 4.3e-4 (< the 1e-3
+# contract), on top of the float32 round-off; in practice the cross term is tiny (the two parts occupy
+# disjoint bands) and the error is ~1e-6 (see docs/performance.md).
+MULTIRATE_DELTA = 1e-6
+MULTIRATE_TOL = 1e-6
 
-def _block_energies_numpy(x: np.ndarray, cfg: FeatureConfig, n_blocks: int, plan: list) -> np.ndarray:
+
+def _block_sum_weights(s: int, d: int, tail: int, hop: int, nb: int) -> np.ndarray:
+    """(S/D, nb) float64 W with sum_{n in block j} z[n] = sum_m z[m D] W[m, j] for every length-S periodic z
+    whose DFT vanishes at |k| >= S/(2D); block j = samples [tail + j hop, tail + (j + 1) hop)."""
+    el = s // d
+    k = np.fft.fftfreq(el, 1.0 / el).astype(np.int64)  # 0, 1, ..., -1 (bins |k| < L/2, the alias-free band)
+    if el % 2 == 0:
+        k = k[k != -(el // 2)]  # the ambiguous Nyquist bin carries no content by construction
+    w = np.empty((el, nb))
+    ang = 2 * np.pi * k / s
+    safe = np.where(k == 0, 1.0, 1 - np.exp(1j * ang))
+    geo = np.where(k == 0, hop, (1 - np.exp(1j * ang * hop)) / safe)  # sum_{n=0}^{hop-1} e^{i ang n}
+    for j in range(nb):
+        a = tail + j * hop
+        g = np.zeros(el, complex)
+        g[k % el] = np.exp(1j * ang * a) * geo  # G_j[k] = sum_{n in block} e^{2 pi i k n / S}
+        w[:, j] = np.fft.fft(g).real / el  # (1/L) sum_k G_j[k] e^{-2 pi i k m / L}
+    return w
+
+
+@lru_cache(maxsize=32)
+def _multirate_plan(sr: int, n: int, fmin: float, fmax: float, hop: int, n_out: int, gi: int, delta: float):
+    """For plan group `gi`: per channel the decimation D and last kept bin K, the float32 matrix
+    (F, c) of 2 |H_k|^2 / S above K_k (energy of the dropped bins by Parseval), and W per distinct D."""
+    s, v, tail, idx, resp = _channel_plan(sr, n, fmin, fmax, hop, n_out)[gi]
+    mag = np.abs(resp)  # (c, F)
+    ds, ks = [], []
+    divisors = [q for q in range(64, 1, -1) if s % q == 0]
+    for m in mag:
+        d, kk = 1, s // 2
+        for q in divisors:  # the largest D whose kept band [0, K_D] leaves only |H| <= delta x peak out
+            k_q = (s // q - 2) // 4
+            if k_q >= 1 and m[k_q + 1 :].max() <= delta * m.max():
+                d, kk = q, k_q
+                break
+        ds.append(d)
+        ks.append(kk)
+    f = s // 2 + 1
+    hi = np.zeros((f, len(idx)))
+    for j, (d, kk) in enumerate(zip(ds, ks, strict=True)):
+        if d > 1:
+            hi[kk + 1 :, j] = 2 * mag[j, kk + 1 :] ** 2 / s
+    weights = {d: _block_sum_weights(s, d, tail, hop, v // hop) for d in set(ds) if d > 1}
+    return ds, ks, np.ascontiguousarray(hi, dtype=np.float32), weights
+
+
+def _block_energies_numpy(x: np.ndarray, cfg: FeatureConfig, n_blocks: int, plan: list,
+                          multirate: bool = True, stats: dict | None = None) -> np.ndarray:
     """CPU exact filterbank block energies, float32 FFTs: (B, n) -> (B, C, n_blocks) float64.
 
     For each plan group, segments are processed a chunk at a time (chunks spread over threads); inside a
     chunk the forward FFT is shared by the group's channels, and each channel's output is squared and
-    summed per block straight away."""
+    summed per block straight away: at a decimated rate with the guard described at MULTIRATE_DELTA
+    (`multirate`), else at the full rate. `stats`, if given, receives the counts of channel-segments run
+    decimated and recomputed at the full rate by the guard."""
     from scipy import fft as sfft
 
     b = x.shape[0]
     hop = cfg.hop_length
     n_out = n_blocks * hop
     out = np.empty((b, cfg.n_coch, n_blocks))
-    for s, v, tail, idx, resp in plan:
+    floor_blk = cfg.log_floor * hop  # block energy at the pipeline's RMS floor
+    lock = threading.Lock()
+    counts = {"decimated": 0, "guard_fallback": 0, "full_rate": 0}
+    key = (cfg.sr, cfg.n_coch, float(cfg.coch_fmin), cfg.coch_fmax_hz, hop, n_out)
+    tasks = []
+    for gi, (s, v, tail, idx, resp) in enumerate(plan):
         segs, n_seg = _segments(x, s, v, tail, n_out)  # (B, n_seg, S) view
         nb = v // hop
         h = resp.astype(np.complex64)
+        if multirate:
+            ds, ks, hi, wts = _multirate_plan(*key, gi, MULTIRATE_DELTA)
+            wts32 = {d: w.astype(np.float32) for d, w in wts.items()}
+        else:
+            ds, ks, hi, wts32 = [1] * len(idx), None, None, None
+        # channel responses on the kept bins, / D (the irfft of S/D points normalises by D times less)
+        hs = [h[j, : ks[j] + 1] / np.float32(ds[j]) if ds[j] > 1 else None for j in range(len(idx))]
 
-        def work(s0: int, s1: int, segs=segs, s=s, v=v, tail=tail, idx=idx, h=h, nb=nb) -> None:
+        def full(spec, j, s=s, v=v, tail=tail, h=h, nb=nb):
+            """(..., F) spectra -> (..., nb) block energies of channel j at the full rate."""
+            y = sfft.irfft(spec * h[j], n=s, axis=-1, overwrite_x=True)
+            valid = y[..., tail : tail + v].reshape(*y.shape[:-1], nb, 1, hop)
+            return (valid @ valid.swapaxes(-1, -2))[..., 0, 0]  # batched dot products: faster than einsum
+
+        def work(s0: int, s1: int, segs=segs, s=s, idx=idx, nb=nb, ds=ds, ks=ks, hi=hi, wts32=wts32,
+                 hs=hs, full=full) -> None:
             c = s1 - s0
-            spec = sfft.rfft(segs[:, s0:s1], axis=-1)  # (B, c, F) complex64
-            prod = np.empty_like(spec)
+            spec = sfft.rfft(segs[:, s0:s1], axis=-1)  # (B, c, F) complex64, shared by the group
             j0, j1 = s0 * nb, min(n_blocks, s1 * nb)
+            if max(ds) > 1:
+                p = spec.real * spec.real + spec.imag * spec.imag  # (B, c, F)
+                e_hi = p @ hi  # (B, c, channels): energy of the dropped bins per segment (Parseval)
+            n_full = n_dec = n_back = 0
             for j, k in enumerate(idx):
-                np.multiply(spec, h[j], out=prod)
-                y = sfft.irfft(prod, n=s, axis=-1, overwrite_x=True)  # (B, c, S) float32
-                valid = y[..., tail : tail + v].reshape(b, c, nb, hop)
-                e = np.einsum("bsjh,bsjh->bsj", valid, valid).reshape(b, c * nb)
-                out[:, k, j0:j1] = e[:, : j1 - j0]
+                d = ds[j]
+                if d == 1:
+                    e = full(spec, j)
+                    n_full += b * c
+                else:
+                    el, kk = s // d, ks[j]
+                    sub = np.zeros((b, c, el // 2 + 1), np.complex64)
+                    np.multiply(spec[..., : kk + 1], hs[j], out=sub[..., : kk + 1])
+                    yd = sfft.irfft(sub, n=el, axis=-1, overwrite_x=True)  # (B, c, L) = y[m D]
+                    np.square(yd, out=yd)
+                    e = np.maximum(yd @ wts32[d], 0.0)  # (B, c, nb) exact block sums of y_lo^2
+                    eh = e_hi[..., j : j + 1]
+                    bad = np.any(eh > MULTIRATE_TOL * np.maximum(e, floor_blk), axis=-1)  # (B, c)
+                    n_dec += b * c
+                    if bad.any():  # the guard: recompute those segments at the full rate
+                        bi, si = np.nonzero(bad)
+                        e[bi, si] = full(spec[bi, si], j)
+                        n_back += len(bi)
+                out[:, k, j0:j1] = e.reshape(b, c * nb)[:, : j1 - j0]
+            with lock:
+                counts["full_rate"] += n_full
+                counts["decimated"] += n_dec
+                counts["guard_fallback"] += n_back
 
-        run_chunks(work, n_seg, max(1, SEG_CHUNK_SAMPLES // s))
+        chunk = max(1, SEG_CHUNK_SAMPLES // s)
+        tasks += [(work, s0, min(n_seg, s0 + chunk)) for s0 in range(0, n_seg, chunk)]
+    run_tasks(tasks)
+    if stats is not None:
+        stats.update(counts)
     return out
 
 
@@ -267,17 +381,20 @@ def block_energies(x, cfg: FeatureConfig, n_blocks: int) -> np.ndarray | torch.T
     return out
 
 
-def exact_rms(x, cfg: FeatureConfig, device=None) -> torch.Tensor:
+def exact_rms(x, cfg: FeatureConfig, device=None, backend: str = "auto", dtype=torch.float64) -> torch.Tensor:
     """Framed RMS of the exact gammatone filterbank (gtgram's numbers). x: (n,) or (B, n), pre-emphasised.
 
-    Returns (B, C, frames) float64 tensor on `device`, frames = 1 + (n - N) // (N/2).
+    backend: 'auto' (numpy multirate float32 path on CPU, torch elsewhere), 'numpy' (CPU only) or 'torch'
+    (batched tensor ops on any device, FFTs in `dtype`: float64 by default, float32 is ~2x faster on GPUs
+    at |delta log10| ~1e-5). Returns (B, C, frames) float64 tensor on `device`, frames = 1 + (n - N) // (N/2).
     """
     dev = default_device(device)
-    xb, _ = as_batch(x, dev, torch.float64)  # (B, n)
+    numpy_path = _use_numpy(dev, torch.float32, backend)
+    xb, _ = as_batch(x, dev, torch.float64 if numpy_path else dtype)  # (B, n)
     n_frames = cfg.n_frames(xb.shape[-1])
     if n_frames == 0:
-        return xb.new_zeros(xb.shape[0], cfg.n_coch, 0)
-    if dev.type == "cpu":  # numpy/pocketfft is faster than torch for these per-channel loops on CPU
+        return xb.new_zeros(xb.shape[0], cfg.n_coch, 0, dtype=torch.float64)
+    if numpy_path:  # numpy/pocketfft is faster than torch for these per-channel loops on CPU
         blocks = torch.from_numpy(block_energies(xb.numpy(), cfg, n_frames + 1))
     else:
         blocks = block_energies(xb, cfg, n_frames + 1)  # (B, C, frames + 1)
@@ -373,12 +490,15 @@ def fft_rms(x, cfg: FeatureConfig, device=None, backend: str = "auto") -> torch.
 
 # --------------------------------------------------------------------------------------------------------
 # public entry point
-def cochleagram(x, sr: int, cfg: FeatureConfig, method: str | None = None, device=None) -> torch.Tensor:
+def cochleagram(x, sr: int, cfg: FeatureConfig, method: str | None = None, device=None,
+                backend: str = "auto") -> torch.Tensor:
     """Paper cochleagram (§III-C). x: (n,) -> (C, frames) or (B, n) -> (B, C, frames), float32 tensor.
 
     Steps: pre-emphasis (cfg.preemphasis) -> gammatone filterbank energies in frames of N, hop N/2
     (`method` 'exact' or 'fft', default cfg.coch_method) -> RMS -> power law (cfg.coch_power) -> log10,
-    with the RMS floored at sqrt(cfg.log_floor).
+    with the RMS floored at sqrt(cfg.log_floor). backend: 'auto' (numpy on CPU, torch elsewhere), 'numpy'
+    or 'torch' (batched tensor ops; the path used on GPUs, also runnable on CPU). A (B, n) batch on a GPU
+    is processed in one call: one host-to-device copy, no per-track round trips.
     """
     if sr != cfg.sr:
         raise ValueError(f"signal sample rate {sr} Hz differs from the feature config's {cfg.sr} Hz")
@@ -388,9 +508,9 @@ def cochleagram(x, sr: int, cfg: FeatureConfig, method: str | None = None, devic
     xb, _ = as_batch(x, dev, torch.float64)  # (B, n)
     xb = preemphasis(xb, cfg.preemphasis)
     if method == "exact":
-        rms = exact_rms(xb, cfg, dev)
+        rms = exact_rms(xb, cfg, dev, backend=backend)
     elif method == "fft":
-        rms = fft_rms(xb, cfg, dev)
+        rms = fft_rms(xb, cfg, dev, backend=backend)
     else:
         raise ValueError(f"unknown cochleagram method {method!r}; use 'exact' or 'fft'")
     out = cfg.coch_power * torch.log10(torch.clamp(rms, min=math.sqrt(cfg.log_floor)))  # (B, C, T)

@@ -130,6 +130,24 @@ def _run_chunks(fn, n: int, chunk: int, threads: int) -> None:
         list(pool.map(part, range(0, n, per)))
 
 
+def run_tasks(tasks: list, threads: int | None = None) -> None:
+    """Call fn(*args) for every (fn, *args) in `tasks` on up to `threads` threads (default
+    `cpu_threads()`), with BLAS limited to one thread.
+
+    Threads pull the next task when they finish one (dynamic scheduling), so a thread slowed down by other
+    jobs on the machine does not hold the others up; each task's arithmetic does not depend on the thread
+    count, so results are bit-identical for any number of threads."""
+    threads = min(cpu_threads() if threads is None else threads, len(tasks))
+    with single_threaded_blas():
+        if threads <= 1:
+            for fn, *args in tasks:
+                fn(*args)
+            return
+        with ThreadPoolExecutor(threads) as pool:
+            for f in [pool.submit(fn, *args) for fn, *args in tasks]:
+                f.result()
+
+
 @lru_cache(maxsize=16)
 def _mel_basis_np(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     import librosa  # imported lazily: only needed once per setting

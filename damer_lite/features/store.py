@@ -48,6 +48,9 @@ class ExtractSummary:
     audio_s: float  # seconds of audio analysed in this run
     wall_s: float
     x_realtime: float  # audio_s / wall_s
+    # audio seconds per wall second after every worker has finished its first track (excludes process start,
+    # imports and filter-plan set-up: the rate a long run settles at); NaN with too few tracks
+    steady_x_realtime: float = float("nan")
 
     def __str__(self) -> str:
         return (
@@ -93,38 +96,86 @@ def _window(row: dict, cfg: FeatureConfig) -> tuple[float, float | None]:
     return val("window_start_s", cfg.window_start_s), val("window_end_s", cfg.window_end_s)
 
 
-def compute_track(audio_path, cfg: FeatureConfig, start_s=None, end_s=None, device=None) -> dict:
+def _tick(timings: dict | None, key: str, t0: float) -> float:
+    """Add the seconds since t0 to timings[key] (when timings is a dict); return the current time."""
+    now = time.perf_counter()
+    if timings is not None:
+        timings[key] = timings.get(key, 0.0) + now - t0
+    return now
+
+
+def decode_track(audio_path, cfg: FeatureConfig, start_s=None, end_s=None):
+    """Decode + window + mono + resample one file for `cfg`: (x (n,) float32, AudioInfo). Raises AudioError."""
+    x, info = load_audio(audio_path, cfg.sr, start_s, end_s, mono=True, min_duration_s=cfg.min_duration_s)
+    if x.shape[0] < 2 * cfg.frame_length:
+        raise AudioError(audio_path, f"too short for framing: {x.shape[0]} samples < 2N = {2 * cfg.frame_length}")
+    return x, info
+
+
+def compute_track(audio_path, cfg: FeatureConfig, start_s=None, end_s=None, device=None,
+                  timings: dict | None = None, backend: str = "auto") -> dict:
     """All views of one track: {'mel': (n_mels, T), 'coch': (n_coch, T), 'handcrafted': (d,), ...}.
 
+    timings: optional dict that accumulates wall seconds per stage (decode, mel, coch, pool, handcrafted).
     Raises AudioError for unusable audio.
     """
+    t0 = time.perf_counter()
+    x, info = decode_track(audio_path, cfg, start_s, end_s)
+    _tick(timings, "decode", t0)
+    return compute_batch([(x, info)], cfg, device=device, timings=timings, backend=backend)[0]
+
+
+def compute_batch(signals: list, cfg: FeatureConfig, device=None, timings: dict | None = None,
+                  backend: str = "auto", pin: bool = True) -> list[dict]:
+    """Features of decoded tracks [(x, info), ...] -> one dict per track (as `compute_track`).
+
+    Signals of equal length are stacked into one (B, n) batch per call of log_mel / cochleagram, so on a GPU
+    a batch costs one (pinned, asynchronous) host-to-device copy and one device-to-host copy of the pooled
+    (B, F, T) results; the handcrafted descriptors are computed on the CPU per track."""
     import torch
 
     from .cochleagram import cochleagram
     from .handcrafted import handcrafted_features
-    from .mel import log_mel
+    from .mel import default_device, log_mel
     from .tokens import pool_time
 
-    x, info = load_audio(audio_path, cfg.sr, start_s, end_s, mono=True, min_duration_s=cfg.min_duration_s)
-    if x.shape[0] < 2 * cfg.frame_length:
-        raise AudioError(audio_path, f"too short for framing: {x.shape[0]} samples < 2N = {2 * cfg.frame_length}")
-    with torch.no_grad():
-        mel = log_mel(x, cfg, device=device)  # (n_mels, frames)
-        coch = cochleagram(x, cfg.sr, cfg, device=device)  # (n_coch, frames')
-        n_frames = mel.shape[-1]
-        mel = pool_time(mel, cfg.n_tokens).cpu().numpy().astype(np.float32)  # (n_mels, T)
-        coch = pool_time(coch, cfg.n_tokens).cpu().numpy().astype(np.float32)  # (n_coch, T)
-    out = {
-        "mel": mel,
-        "coch": coch,
-        "n_frames": np.int64(n_frames),
-        "start_s": np.float64(info.start_s),
-        "end_s": np.float64(info.end_s),
-        "duration_s": np.float64(x.shape[0] / cfg.sr),
-    }
-    if cfg.handcrafted:
-        out["handcrafted"] = handcrafted_features(x, cfg.sr)
-    return out
+    dev = default_device(device)
+    results: list[dict | None] = [None] * len(signals)
+    groups: dict[int, list[int]] = {}
+    for i, (x, _) in enumerate(signals):
+        groups.setdefault(x.shape[0], []).append(i)
+    for idx in groups.values():
+        t0 = time.perf_counter()
+        xb = np.stack([signals[i][0] for i in idx])  # (B, n) float32
+        if dev.type != "cpu" or backend == "torch":
+            xt = torch.from_numpy(xb)
+            if dev.type == "cuda" and pin:
+                xt = xt.pin_memory()
+            xb = xt.to(dev, non_blocking=True)
+        with torch.no_grad():
+            mel = log_mel(xb, cfg, device=dev, backend=backend)  # (B, n_mels, frames)
+            t0 = _tick(timings, "mel", t0)
+            coch = cochleagram(xb, cfg.sr, cfg, device=dev, backend=backend)  # (B, n_coch, frames')
+            t0 = _tick(timings, "coch", t0)
+            n_frames = mel.shape[-1]
+            mel = pool_time(mel, cfg.n_tokens).cpu().numpy().astype(np.float32)  # (B, n_mels, T)
+            coch = pool_time(coch, cfg.n_tokens).cpu().numpy().astype(np.float32)  # (B, n_coch, T)
+            t0 = _tick(timings, "pool", t0)
+        for j, i in enumerate(idx):
+            x, info = signals[i]
+            out = {
+                "mel": mel[j],
+                "coch": coch[j],
+                "n_frames": np.int64(n_frames),
+                "start_s": np.float64(info.start_s),
+                "end_s": np.float64(info.end_s),
+                "duration_s": np.float64(x.shape[0] / cfg.sr),
+            }
+            if cfg.handcrafted:
+                out["handcrafted"] = handcrafted_features(x, cfg.sr)
+                t0 = _tick(timings, "handcrafted", t0)
+            results[i] = out
+    return results  # type: ignore[return-value]
 
 
 def _worker_init() -> None:
@@ -145,14 +196,59 @@ def _job(track_id, audio_path, start_s, end_s, cfg_dict, track_file, device) -> 
         return track_id, 0.0, e.reason
     except Exception as e:  # a bad file must never abort the run
         return track_id, 0.0, f"{type(e).__name__}: {e}"
-    path = Path(track_file)
+    _write_track(track_file, res)
+    return track_id, float(res["duration_s"]), None
 
+
+def _write_track(track_file, res: dict) -> None:
     def write(tmp):
         with open(tmp, "wb") as fh:  # a file object: np.savez adds no '.npz' suffix
             np.savez(fh, **res)
 
-    _atomic_write(path, write)
-    return track_id, float(res["duration_s"]), None
+    _atomic_write(Path(track_file), write)
+
+
+def _decode_job(job) -> tuple:
+    """(job, (x, info) or None, error or None) for the batched path."""
+    track_id, audio_path, start_s, end_s, cfg_dict, _, _ = job
+    try:
+        return job, decode_track(audio_path, FeatureConfig.from_dict(cfg_dict), start_s, end_s), None
+    except AudioError as e:
+        return job, None, e.reason
+    except Exception as e:
+        return job, None, f"{type(e).__name__}: {e}"
+
+
+def _run_batched(todo: list, cfg: FeatureConfig, device, batch_size: int, workers: int, backend: str):
+    """Batched extraction (GPU path): decode `batch_size` tracks on `workers` threads (libsndfile and soxr
+    release the GIL), compute their features in equal-length batches on `device`, write the npz files.
+    Yields (track_id, seconds of audio, error or None) per track."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for b0 in range(0, len(todo), batch_size):
+            decoded = list(pool.map(_decode_job, todo[b0 : b0 + batch_size]))
+            ok = [(job, sig) for job, sig, err in decoded if err is None]
+            for job, _, err in decoded:
+                if err is not None:
+                    yield job[0], 0.0, err
+            if not ok:
+                continue
+            try:
+                feats = compute_batch([sig for _, sig in ok], cfg, device=device, backend=backend)
+            except Exception as e:  # e.g. out of device memory: fall back to one track at a time
+                feats = []
+                for _, sig in ok:
+                    try:
+                        feats.append(compute_batch([sig], cfg, device=device, backend=backend)[0])
+                    except Exception as e1:
+                        feats.append(f"{type(e1).__name__}: {e1} (batch: {type(e).__name__})")
+            for (job, _), res in zip(ok, feats, strict=True):
+                if isinstance(res, str):
+                    yield job[0], 0.0, res
+                    continue
+                _write_track(job[5], res)
+                yield job[0], float(res["duration_s"]), None
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -165,12 +261,17 @@ def extract(
     device=None,
     dataset: str | None = None,
     progress: bool = True,
+    batch_size: int | None = None,
+    backend: str = "auto",
 ) -> ExtractSummary:
     """Extract features for every row of `manifest` into store_dir(out_dir, dataset, cfg); resumable.
 
     manifest: DataFrame with track_id, audio_path and optionally window_start_s, window_end_s (NaN or
     absent = cfg's default window) and dataset (used for the store name when `dataset` is None).
-    workers: processes (1 = in this process). Returns an ExtractSummary (also printed).
+    workers: processes with one BLAS/torch thread each (1 = in this process, with torch's threads).
+    batch_size: tracks per feature call (batched path, in this process: `workers` decoding threads, equal-
+    length windows stacked into (B, n) batches); default 16 on a CUDA device, else off (one track per call).
+    backend: 'auto', 'numpy' or 'torch' for log_mel / cochleagram. Returns an ExtractSummary (also printed).
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in manifest.columns]
     if missing:
@@ -201,13 +302,20 @@ def extract(
             todo.append((str(row["track_id"]), str(row["audio_path"]), start, end, cfg.to_dict(), str(f), device))
 
     failures: dict[str, str] = {}
+    done: list[tuple[float, float]] = []  # (completion time, audio seconds) per track
     audio_s = 0.0
     t0 = time.perf_counter()
     bar = _progress(len(todo), progress)
-    if workers <= 1 or len(todo) <= 1:
+    if batch_size is None:
+        dev_type = str(device or ("cuda" if _cuda_available() else "cpu")).split(":")[0]
+        batch_size = 16 if dev_type == "cuda" else 1
+    if batch_size > 1 or backend != "auto":
+        for tid, secs, err in _run_batched(todo, cfg, device, max(1, batch_size), workers, backend):
+            audio_s = _record(tid, secs, err, failures, audio_s, bar, t0, done)
+    elif workers <= 1 or len(todo) <= 1:
         results = (_job(*job) for job in todo)
         for tid, secs, err in results:
-            audio_s = _record(tid, secs, err, failures, audio_s, bar, t0)
+            audio_s = _record(tid, secs, err, failures, audio_s, bar, t0, done)
     else:
         import multiprocessing as mp
 
@@ -216,17 +324,33 @@ def extract(
             futures = [pool.submit(_job, *job) for job in todo]
             for fut in as_completed(futures):
                 tid, secs, err = fut.result()
-                audio_s = _record(tid, secs, err, failures, audio_s, bar, t0)
+                audio_s = _record(tid, secs, err, failures, audio_s, bar, t0, done)
     if bar is not None:
         bar.close()
     wall = time.perf_counter() - t0
 
     n_ok = _consolidate(root, rows, cfg, failures)
     summary = ExtractSummary(str(root), len(rows), n_ok, len(failures), len(todo), audio_s, wall,
-                             audio_s / wall if wall > 0 else float("nan"))
-    _atomic_write(root / "summary.json", lambda tmp: tmp.write_text(json.dumps(asdict(summary), indent=1)))
+                             audio_s / wall if wall > 0 else float("nan"), _steady(done, max(1, workers)))
+    if todo or not (root / "summary.json").exists():  # a resume with nothing to do keeps the real throughput
+        _atomic_write(root / "summary.json", lambda tmp: tmp.write_text(json.dumps(asdict(summary), indent=1)))
     print(summary)
     return summary
+
+
+def _steady(done: list[tuple[float, float]], workers: int) -> float:
+    """Audio seconds per second over the completions after the first `workers` ones."""
+    if len(done) < workers + 2:
+        return float("nan")
+    t_start = done[workers - 1][0]
+    span = done[-1][0] - t_start
+    return sum(secs for _, secs in done[workers:]) / span if span > 0 else float("nan")
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _progress(total: int, enabled: bool):
@@ -237,10 +361,12 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, unit="track", desc="features")
 
 
-def _record(tid, secs, err, failures, audio_s, bar, t0) -> float:
+def _record(tid, secs, err, failures, audio_s, bar, t0, done: list | None = None) -> float:
     if err is not None:
         failures[tid] = err
     audio_s += secs
+    if done is not None:
+        done.append((time.perf_counter(), secs))
     if bar is not None:
         wall = max(time.perf_counter() - t0, 1e-9)
         bar.set_postfix_str(f"{audio_s / wall:.1f}x real time, {len(failures)} failed")

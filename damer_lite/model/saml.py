@@ -59,6 +59,17 @@ class MemoryQueue(nn.Module):
         return float(-(nz * nz.log()).sum())
 
     @torch.no_grad()
+    def label_entropy_t(self) -> torch.Tensor:
+        """`label_entropy` as a 0-d float32 tensor on the queue's device (no host synchronisation)."""
+        filled = self.filled.clamp_min(1)
+        valid = torch.arange(self.size, device=self.labels.device) < self.filled
+        counts = torch.zeros(self.n_classes, device=self.labels.device).index_add_(
+            0, self.labels.clamp_min(0), valid.float())
+        frac = counts / filled  # (C,)
+        ent = -(torch.where(frac > 0, frac * frac.clamp_min(1e-30).log(), torch.zeros_like(frac))).sum()
+        return torch.where(self.filled > 0, ent, torch.full_like(ent, float("nan")))
+
+    @torch.no_grad()
     def stats(self) -> dict:
         """Fig. 6 quantities: label entropy (nats), class coverage, median L2 distance to class centroid."""
         feats, labels = self.contents()
