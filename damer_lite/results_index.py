@@ -86,7 +86,7 @@ def build(results: Path, profile: str, datasets: list[str]) -> str:
     lines += [f"- [{p.name}](notebooks/{p.name}) ([html](notebooks/{p.stem}.html))" for p in nbs]
     summary = _metrics_summary(results)
     if summary:
-        lines += ["", "## Headline (fused head, test accuracy, mean over seeds)", "", *summary]
+        lines += ["", "## Headline (fused head, test accuracy, mean ± sample sd over seeds)", "", *summary]
     return "\n".join(lines) + "\n"
 
 
@@ -99,7 +99,7 @@ def _metrics_summary(results: Path) -> list[str]:
     full = df[(df["configuration"] == "damer") & df["primary"]]
     out = []
     for (ds, tgt), g in full.groupby(["dataset", "target"]):
-        out.append(f"- {ds} · {tgt}: DAMER ACC {100 * g['acc'].mean():.1f} ± {100 * g['acc'].std(ddof=0):.1f} "
+        out.append(f"- {ds} · {tgt}: DAMER ACC {100 * g['acc'].mean():.1f} ± {100 * g['acc'].std(ddof=1):.1f} "
                    f"({len(g)} seeds)")
     return out
 

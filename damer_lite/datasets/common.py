@@ -335,6 +335,27 @@ def check_window(window) -> tuple[float, float]:
     return start, length
 
 
+def manifest_row(tid: str, audio: str, dataset: str, static: pd.DataFrame, duration: float,
+                 window: tuple[float, float], style: str = "", dynamic_ref: str = "", **extra) -> dict:
+    """One canonical manifest row from a loader's static-label table (indexed by track id, columns
+    valence, arousal, valence_std, arousal_std, already rescaled to [-1, 1]) plus loader-specific extras."""
+    return {
+        "track_id": tid,
+        "audio_path": audio,
+        "dataset": dataset,
+        "valence": static.at[tid, "valence"],
+        "arousal": static.at[tid, "arousal"],
+        "valence_std": static.at[tid, "valence_std"],
+        "arousal_std": static.at[tid, "arousal_std"],
+        "duration_s": duration,
+        "window_start_s": window[0],
+        "window_end_s": window[1],
+        "style": style,
+        "dynamic_ref": dynamic_ref,
+        **extra,
+    }
+
+
 def finish(
     rows: pd.DataFrame,
     *,

@@ -175,23 +175,9 @@ def load(
             if np.isfinite(dur):
                 from_meta.append(tid)
         ws, we = _window(dur, full, window)
-        rows.append(
-            {
-                "track_id": tid,
-                "audio_path": audio,
-                "dataset": NAME,
-                "valence": st.at[tid, "valence"],
-                "arousal": st.at[tid, "arousal"],
-                "valence_std": st.at[tid, "valence_std"],
-                "arousal_std": st.at[tid, "arousal_std"],
-                "duration_s": dur,
-                "window_start_s": ws,
-                "window_end_s": we,
-                "style": "",
-                "dynamic_ref": f"{dyn_ref}#{tid}" if tid in dyn_ids else "",
-                "full_song": full,
-            }
-        )
+        rows.append(common.manifest_row(
+            tid, audio, NAME, st, dur, (ws, we), dynamic_ref=f"{dyn_ref}#{tid}" if tid in dyn_ids else "",
+            full_song=full))
     cols = manifest.REQUIRED + manifest.OPTIONAL + ["full_song"]
     return common.finish(
         pd.DataFrame(rows, columns=cols),

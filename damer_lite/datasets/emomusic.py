@@ -172,25 +172,12 @@ def load(
             from_meta.append(tid)
         ws, we = manifest.analysis_window(dur, *win)
         mset = m["mediaeval_set"] if m is not None else np.nan
-        rows.append(
-            {
-                "track_id": tid,
-                "audio_path": audio,
-                "dataset": NAME,
-                "valence": st.at[tid, "valence"],
-                "arousal": st.at[tid, "arousal"],
-                "valence_std": st.at[tid, "valence_std"],
-                "arousal_std": st.at[tid, "arousal_std"],
-                "duration_s": dur,
-                "window_start_s": ws,
-                "window_end_s": we,
-                "style": (m["genre"] if m is not None and isinstance(m["genre"], str) else ""),
-                "dynamic_ref": f"{dyn_ref}#{tid}" if tid in dyn_ids else "",
-                "mediaeval_set": mset.lower() if isinstance(mset, str) else "",
-                "artist": m["artist"] if m is not None else np.nan,
-                "title": m["title"] if m is not None else np.nan,
-            }
-        )
+        rows.append(common.manifest_row(
+            tid, audio, NAME, st, dur, (ws, we),
+            style=m["genre"] if m is not None and isinstance(m["genre"], str) else "",
+            dynamic_ref=f"{dyn_ref}#{tid}" if tid in dyn_ids else "",
+            mediaeval_set=mset.lower() if isinstance(mset, str) else "",
+            artist=m["artist"] if m is not None else np.nan, title=m["title"] if m is not None else np.nan))
     cols = manifest.REQUIRED + manifest.OPTIONAL + ["mediaeval_set", "artist", "title"]
     return common.finish(
         pd.DataFrame(rows, columns=cols),

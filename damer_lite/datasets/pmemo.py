@@ -168,24 +168,9 @@ def load(
             if np.isfinite(dur):
                 from_meta.append(tid)
         ws, we = common.window_for(dur, window)
-        rows.append(
-            {
-                "track_id": tid,
-                "audio_path": audio,
-                "dataset": NAME,
-                "valence": st.at[tid, "valence"],
-                "arousal": st.at[tid, "arousal"],
-                "valence_std": st.at[tid, "valence_std"],
-                "arousal_std": st.at[tid, "arousal_std"],
-                "duration_s": dur,
-                "window_start_s": ws,
-                "window_end_s": we,
-                "style": "",
-                "dynamic_ref": f"{dyn_ref}#{tid}" if tid in dyn_ids else "",
-                "title": m["title"] if m is not None else np.nan,
-                "artist": m["artist"] if m is not None else np.nan,
-            }
-        )
+        rows.append(common.manifest_row(
+            tid, audio, NAME, st, dur, (ws, we), dynamic_ref=f"{dyn_ref}#{tid}" if tid in dyn_ids else "",
+            title=m["title"] if m is not None else np.nan, artist=m["artist"] if m is not None else np.nan))
     cols = manifest.REQUIRED + manifest.OPTIONAL + ["title", "artist"]
     frame = pd.DataFrame(rows, columns=cols)
     return common.finish(

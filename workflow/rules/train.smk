@@ -32,7 +32,7 @@ rule train:
         "-p feature_profile {params.feature_profile} -p train_profile {params.train_profile} "
         "-p target {wildcards.target} "
         "-p configuration '{wildcards.model}' -p seed {wildcards.seed} -p run_dir {params.run_dir} "
-        "-p device {params.device} > {log} 2>&1"
+        "-p device {params.device} > {log} 2>&1 && python -m damer_lite.relpaths {output.notebook}"
 
 
 rule experiments:
