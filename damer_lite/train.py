@@ -154,6 +154,16 @@ def grad_scaler(device: torch.device, amp: torch.dtype | None):
     return torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
 
 
+def optimizer_step(loss: torch.Tensor, model: torch.nn.Module, opt, scaler, grad_clip: float) -> None:
+    """Backward, gradient-norm clipping (§V-A: 5.0) and an optimiser step, with fp16 loss scaling."""
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    scaler.step(opt)
+    scaler.update()
+
+
 def seed_everything(seed: int, deterministic: bool = True) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -418,12 +428,7 @@ def _train_epoch(model, key_model, queue, data, cfg: Config, opt, scaler, gen, d
                                        cfg.saml.positives)  # Eq. 19-20
             total = total + lam.lambda_cont * l_cont  # Eq. 21
 
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(total).backward()
-        scaler.unscale_(opt)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-        scaler.step(opt)
-        scaler.update()
+        optimizer_step(total, model, opt, scaler, cfg.train.grad_clip)
 
         if queue is not None:  # Algorithm 1 l. 18, after the update
             _update_queue(model, key_model, queue, out, xm[lab], xc[lab], yb, cfg, tau, amp, dev, fast)

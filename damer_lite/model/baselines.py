@@ -69,6 +69,7 @@ def train_single_view(view: str, mel, coch, y, split: dict, cfg: Config, seed: i
         autocast,
         check_inputs,
         grad_scaler,
+        optimizer_step,
         resolve_device,
         seed_everything,
     )
@@ -104,12 +105,7 @@ def train_single_view(view: str, mel, coch, y, split: dict, cfg: Config, seed: i
                 with autocast(dev, amp):
                     out = model(_tokens(x_tr[idx], cfg.model.token_axis).to(dev))
                 loss = F.cross_entropy(out["logits"].float(), y_tr[idx].to(dev))
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-                scaler.step(opt)
-                scaler.update()
+                optimizer_step(loss, model, opt, scaler, cfg.train.grad_clip)
                 losses.append(loss.item())
             if sched is not None:
                 sched.step()
