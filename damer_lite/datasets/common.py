@@ -251,6 +251,21 @@ def read_wide(path, id_names: Sequence[str] = ("song_id",)) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------------------- audio
+def audio_folder_index(root, candidates, what: str, check_audio: bool) -> dict[str, Path]:
+    """Stem -> audio file of a dataset's audio folder. With `check_audio` a missing folder is a
+    LayoutError naming `what`; without, a missing folder gives an empty index."""
+    if check_audio:
+        folder = find_dir(root, candidates, what)
+    else:
+        folder = find_optional(root, candidates, want_dir=True)
+    return audio_index(folder)
+
+
+def ordered_union(*groups) -> list:
+    """Every id of `groups` once, in first-seen order (metadata first, then audio files, then labels)."""
+    return list(dict.fromkeys(tid for group in groups for tid in group))
+
+
 def audio_index(directory, exts: Sequence[str] = AUDIO_EXTS) -> dict[str, Path]:
     """Map each stem in `directory` to its audio file, for any extension in `exts` (case-insensitive).
 

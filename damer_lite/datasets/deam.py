@@ -150,18 +150,9 @@ def load(
                 dyn_end = (long.groupby("track_id")["time_s"].max() + 0.5).to_dict()
         dyn_ref = str(dyn_paths["valence"].parent / "{valence,arousal}.csv")
 
-    if check_audio:
-        audio_dir = common.find_dir(root, AUDIO_DIRS, "DEAM audio folder (DEAM_audio/MEMD_audio/)")
-    else:
-        audio_dir = common.find_optional(root, AUDIO_DIRS, want_dir=True)
-    index = common.audio_index(audio_dir)
+    index = common.audio_folder_index(root, AUDIO_DIRS, "DEAM audio folder (DEAM_audio/MEMD_audio/)", check_audio)
 
-    universe = list(st.index)
-    seen = set(universe)
-    for tid in index:
-        if tid not in seen:
-            universe.append(tid)
-            seen.add(tid)
+    universe = common.ordered_union(st.index, index)
     labelled = set(st.index)
     unlabelled = [t for t in universe if t not in labelled]
 

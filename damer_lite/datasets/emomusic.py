@@ -144,18 +144,9 @@ def load(
     else:
         dyn_ref = ""
 
-    if check_audio:
-        audio_dir = common.find_dir(root, AUDIO_DIRS, "emoMusic clip folder (clips_45seconds/)")
-    else:
-        audio_dir = common.find_optional(root, AUDIO_DIRS, want_dir=True)
-    index = common.audio_index(audio_dir)
+    index = common.audio_folder_index(root, AUDIO_DIRS, "emoMusic clip folder (clips_45seconds/)", check_audio)
 
-    universe = list(info.index)
-    seen = set(universe)
-    for tid in list(index) + list(st.index):
-        if tid not in seen:
-            universe.append(tid)
-            seen.add(tid)
+    universe = common.ordered_union(info.index, index, st.index)
     labelled = set(st.index)
     unlabelled = [t for t in universe if t not in labelled]
     not_in_info = [t for t in st.index if t not in info.index]

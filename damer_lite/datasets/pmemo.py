@@ -136,19 +136,10 @@ def load(
     static, _, dup_labels = _read_static(root)
     dynamic = _read_dynamic(root)
 
-    if check_audio:
-        audio_dir = common.find_dir(root, AUDIO_DIRS, "PMEmo chorus audio folder (chorus/)")
-    else:
-        audio_dir = common.find_optional(root, AUDIO_DIRS, want_dir=True)
-    index = common.audio_index(audio_dir)
+    index = common.audio_folder_index(root, AUDIO_DIRS, "PMEmo chorus audio folder (chorus/)", check_audio)
 
     # every chorus we know of: metadata rows, audio files, labelled ids
-    universe = list(meta.index)
-    seen = set(universe)
-    for tid in list(index) + list(static["track_id"]):
-        if tid not in seen:
-            universe.append(tid)
-            seen.add(tid)
+    universe = common.ordered_union(meta.index, index, static["track_id"])
     labelled = set(static["track_id"])
     unlabelled = [t for t in universe if t not in labelled]
     not_in_meta = [t for t in static["track_id"] if t not in meta.index]
