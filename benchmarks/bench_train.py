@@ -3,19 +3,24 @@
 Times the real training loop (forward, Eq. 21 loss with PCL and SAML, backward, Adam step, momentum
 encoder and queue update) on random data with T=87 frames (128 Mel + 84 cochleagram tokens), and, as the
 reference measured in the same run, the same encoder trained with the classification loss only (all
-modules off). With --compare, the full DAMER epoch is also timed with the original step-by-step code
-(`_train_epoch(fast=False)`: per-step .item() statistics, per-batch host-to-device copies, per-parameter
-momentum update) and the optimised one (fast=True, the default; same numbers), interleaved, median of
---repeats epochs each. Projection: epochs x n_train / throughput (paper: 80 epochs, 0.7 x 2496 = 1747 tracks).
+modules off). Each configuration runs one warm-up epoch, then --repeats epochs interleaved with the
+reference's; the median is reported. This is done per precision: fp32 and, where the CPU has native
+bfloat16 (AVX512-BF16/AMX) or on CUDA, bf16 autocast (`train.amp=bf16`).
 
-    python benchmarks/bench_train.py                       # paper model, 2-core target of 10 min
-    python benchmarks/bench_train.py --compare --repeats 3 # + original vs optimised epoch code, same run
+With --compare-kernels, the same epochs are also timed with torch's own dropout and fused attention
+(`damer_lite.model.ops.torch_kernels`) against this project's (same run, interleaved). With --compare, the
+original step-by-step epoch code (`_train_epoch(fast=False)`) against the optimised one (same numbers).
+Projection: epochs x n_train / throughput (paper: 80 epochs, 0.7 x 2496 = 1747 tracks).
+
+    python benchmarks/bench_train.py                       # paper model, fp32 and bf16, 2-core target 10 min
+    python benchmarks/bench_train.py --compare-kernels     # + torch's dropout/attention as the before
     python benchmarks/bench_train.py --profile quick --n-train 210 --epochs 20 --target-min 0.5
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import resource
 import statistics
 import time
@@ -25,6 +30,7 @@ import torch
 
 from damer_lite.config import apply_overrides, profile
 from damer_lite.model.damer import DAMER, count_parameters
+from damer_lite.model.ops import torch_kernels
 from damer_lite.model.saml import MemoryQueue
 from damer_lite.train import Part, _train_epoch, amp_dtype, grad_scaler
 
@@ -57,20 +63,28 @@ def setup(cfg, n_samples: int, n_frames: int, seed: int = 0):
     return epoch, count_parameters(model)
 
 
-def time_loop(cfg, n_samples: int, n_frames: int, seed: int = 0) -> tuple[float, int]:
-    """Samples/s of `_train_epoch` over n_samples random tracks (after a warm-up epoch), and #params."""
-    epoch, n_params = setup(cfg, n_samples, n_frames, seed)
-    return epoch(), n_params
+def native_bf16() -> bool:
+    """True where bf16 matmuls run natively on this CPU (oneDNN AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
-def compare(cfg, n_samples: int, n_frames: int, repeats: int) -> tuple[float, float]:
-    """Median samples/s of the original (fast=False) and optimised (fast=True) epoch code, interleaved."""
-    epoch, _ = setup(cfg, n_samples, n_frames)
-    old, new = [], []
+def interleaved(epochs: dict, repeats: int) -> dict:
+    """Median samples/s of each epoch function, run in turn `repeats` times (one round = one of each)."""
+    runs = {k: [] for k in epochs}
     for _ in range(repeats):
-        old.append(epoch(fast=False))
-        new.append(epoch(fast=True))
-    return statistics.median(old), statistics.median(new)
+        for k, fn in epochs.items():
+            runs[k].append(fn())
+    return {k: statistics.median(v) for k, v in runs.items()}
+
+
+def with_torch_kernels(epoch):
+    def run(fast: bool = True) -> float:
+        with torch_kernels():
+            return epoch(fast)
+    return run
 
 
 def main(argv=None) -> int:
@@ -83,43 +97,54 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="epochs to project for (default: the profile's)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--target-min", type=float, default=10.0, help="target wall time of the protocol, minutes")
-    ap.add_argument("--compare", action="store_true", help="also time the original vs the optimised epoch code")
-    ap.add_argument("--repeats", type=int, default=3, help="epochs per code path for --compare")
+    ap.add_argument("--precision", default="fp32,bf16", help="comma-separated: fp32, bf16 (bf16 needs native support)")
+    ap.add_argument("--compare", action="store_true", help="also time the original (fast=False) epoch code")
+    ap.add_argument("--compare-kernels", action="store_true", help="also time torch's dropout and attention")
+    ap.add_argument("--repeats", type=int, default=5, help="timed epochs per configuration (median)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = apply_overrides(profile(args.profile), [*args.overrides, "train.progress=false"])
-    epochs = args.epochs or cfg.train.epochs
+    n_epochs = args.epochs or cfg.train.epochs
     ref_cfg = apply_overrides(cfg, ["modules.dsaf=false", "modules.pcl=false", "modules.saml=false"])
 
-    tracemalloc.start()
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    sps, n_params = time_loop(cfg, args.samples, args.frames)
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    _, py_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    ref_sps, _ = time_loop(ref_cfg, args.samples, args.frames)
-
-    minutes = epochs * args.n_train / sps / 60.0
+    precisions = [p for p in args.precision.split(",") if p]
+    if "bf16" in precisions and not native_bf16():
+        print("bf16 skipped: this CPU has no native bfloat16 matmul (AVX512-BF16 or AMX)")
+        precisions.remove("bf16")
     m = cfg.model
     print(f"DAMER profile={args.profile} D={m.d} D_f={m.d_fuse} H={m.heads} L={m.layers} batch={cfg.train.batch_size} "
           f"T={args.frames} tokens={'128+84' if m.token_axis == 'freq' else f'{args.frames}+{args.frames}'} "
-          f"params={n_params:,} threads={torch.get_num_threads()} amp={cfg.train.amp}")
-    print(f"  training throughput: {sps:8.1f} samples/s (full DAMER: DSAF + PCL + SAML, momentum encoder)")
-    print(f"  reference          : {ref_sps:8.1f} samples/s (same encoder, self-attention, CE only); "
-          f"ratio DAMER/reference = {sps / ref_sps:.2f}")
-    print(f"  peak RSS {rss1 / 1024:.0f} MiB (before the timed loop {rss0 / 1024:.0f} MiB); "
-          f"peak Python-heap allocations {py_peak / 2**20:.1f} MiB")
-    if args.compare:
-        old, new = compare(cfg, args.samples, args.frames, args.repeats)
-        print(f"  epoch code, same run (median of {args.repeats} interleaved epochs of {args.samples} tracks):")
-        print(f"    original (fast=False): {old:8.1f} samples/s -> {epochs * args.n_train / old / 60:.1f} min "
-              f"for {epochs} epochs")
-        print(f"    optimised (fast=True): {new:8.1f} samples/s -> {epochs * args.n_train / new / 60:.1f} min "
-              f"for {epochs} epochs; speed-up {new / old:.2f}x")
-    ok = minutes <= args.target_min
-    print(f"  projected: {epochs} epochs x {args.n_train} tracks = {minutes:.1f} min "
-          f"(target <= {args.target_min:g} min): {'MEETS' if ok else 'MISSES'} the target")
+          f"threads={torch.get_num_threads()}; median of {args.repeats} interleaved epochs of {args.samples} tracks")
+    auto = amp_dtype(apply_overrides(cfg, ["train.amp=auto"]), torch.device("cpu"))
+    print(f"train.amp=auto trains in {'bf16' if auto == torch.bfloat16 else 'fp32'} on this CPU")
+    for prec in precisions:
+        amp = ["train.amp=off"] if prec == "fp32" else ["train.amp=bf16"]
+        full, ref = apply_overrides(cfg, amp), apply_overrides(ref_cfg, amp)
+        tracemalloc.start()
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        damer, n_params = setup(full, args.samples, args.frames)
+        epochs = {"damer": damer, "reference": setup(ref, args.samples, args.frames)[0]}
+        if args.compare_kernels:
+            epochs["damer, torch kernels"] = with_torch_kernels(damer)
+        if args.compare:
+            epochs["damer, original epoch code"] = functools.partial(damer, fast=False)
+        sps = interleaved(epochs, args.repeats)
+        rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        _, py_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"{prec}: params={n_params:,}; process peak RSS so far {rss1 / 1024:.0f} MiB (before this precision "
+              f"{rss0 / 1024:.0f} MiB), Python-heap peak {py_peak / 2**20:.1f} MiB")
+        for name, v in sps.items():
+            minutes = n_epochs * args.n_train / v / 60.0
+            note = ""
+            if name == "damer":
+                note = f"  target <= {args.target_min:g} min: {'MEETS' if minutes <= args.target_min else 'MISSES'}"
+            elif name != "reference":
+                note = f"  damer is {sps['damer'] / v:.2f}x faster"
+            print(f"  {name:28s} {v:8.1f} samples/s -> {n_epochs} epochs x {args.n_train} tracks = "
+                  f"{minutes:5.1f} min{note}")
+        print(f"  ratio damer / reference (same encoder, CE only): {sps['damer'] / sps['reference']:.2f}")
     return 0
 
 

@@ -93,8 +93,9 @@ class TrainConfig:
     lr: float = 1e-3  # Adam (§V-A)
     weight_decay: float = 1e-4  # §V-A
     scheduler: Literal["cosine", "none"] = "cosine"  # cosine annealing (§V-A), stepped per epoch
-    # mixed precision (§V-A): 'auto'/'on' = fp16 autocast + grad scaling where CUDA is used, fp32 elsewhere;
-    # 'bf16' = bfloat16 autocast on any device (CPUs with native bf16), 'off' = fp32
+    # mixed precision of the training steps (§V-A): 'auto'/'on' = fp16 autocast + grad scaling on CUDA, bf16
+    # autocast on CPUs with native bf16 matmuls (AVX512-BF16/AMX), fp32 on other CPUs; 'bf16' = bf16 on any
+    # device; 'off' = fp32. Evaluation and prediction always run in fp32.
     amp: Literal["auto", "on", "off", "bf16"] = "auto"
     grad_clip: float = 5.0  # max norm (§V-A)
     # model selection, never on test: 'auto' = best fused-head 'val' accuracy when a 'val' split is given,

@@ -131,12 +131,26 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return dev
 
 
+def native_bf16_cpu() -> bool:
+    """True where this CPU runs bfloat16 matmuls natively (oneDNN with AVX512-BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def amp_dtype(cfg: Config, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype: fp16 where CUDA is used ('auto'/'on', §V-A), bf16 when asked, else None (fp32)."""
+    """Autocast dtype of the training steps (§V-A mixed precision), or None for fp32.
+
+    'auto'/'on': fp16 (with loss scaling) on CUDA, bf16 on a CPU with native bf16 matmuls, fp32 on other CPUs;
+    'bf16': bf16 on any device; 'off': fp32."""
     if cfg.train.amp == "bf16":
         return torch.bfloat16
-    if cfg.train.amp in ("auto", "on") and device.type == "cuda":
-        return torch.float16
+    if cfg.train.amp in ("auto", "on"):
+        if device.type == "cuda":
+            return torch.float16
+        if device.type == "cpu" and native_bf16_cpu():
+            return torch.bfloat16
     return None
 
 
@@ -300,7 +314,7 @@ def _run(mel, coch, y, split, cfg, out_dir, dev, amp, seed, test_guard, epoch_ho
         if queue is not None:
             row.update(queue.stats())
         if "val" in data:
-            vp = predict(model, data["val"].mel, data["val"].coch, dev, amp=amp)
+            vp = predict(model, data["val"].mel, data["val"].coch, dev)
             row["val"] = head_metrics(data["val"].y.numpy(), vp)
             if select == "val" and row["val"]["fuse"]["acc"] > best["acc"]:
                 best = {"acc": row["val"]["fuse"]["acc"], "epoch": epoch,
@@ -319,11 +333,11 @@ def _run(mel, coch, y, split, cfg, out_dir, dev, amp, seed, test_guard, epoch_ho
     test.unseal()
     tm, tc, ty = test.arrays()
     tm, tc = std(tm, tc)
-    pred = predict(model, tm, tc, dev, amp=amp)
+    pred = predict(model, tm, tc, dev)  # evaluation in fp32, as `damer-lite predict`
     metrics = head_metrics(ty, pred)
     init_model = DAMER(cfg, n_mel, n_coch, n_t).to(dev)
     init_model.load_state_dict(init_state)
-    z0 = predict(init_model, tm, tc, dev, amp=amp)["z_fuse"]
+    z0 = predict(init_model, tm, tc, dev)["z_fuse"]
     metrics.update({
         "primary": "fuse", "selected_epoch": selected, "selection": select, "seed": seed,
         "n_train": int(len(data["train"])), "n_pool": int(pool_idx.size), "n_test": int(len(ty)),

@@ -104,10 +104,14 @@ def test_training_never_depends_on_test_rows():
         assert torch.equal(v, b["model"].state_dict()[k])
 
 
-def test_gpu_code_path_runs_on_cpu():
+def test_gpu_code_path_runs_on_cpu(monkeypatch):
     mel, coch, y, split = _data()
+    monkeypatch.setattr(train_mod, "native_bf16_cpu", lambda: False)  # a CPU without native bf16: fp32
     res = train_run(mel, coch, y, split, _cfg("train.amp=on"), device="cpu", seed=0)
     assert res["metrics"]["amp"] is False and res["metrics"]["device"] == "cpu"
+    monkeypatch.setattr(train_mod, "native_bf16_cpu", lambda: True)  # one with it: bf16 autocast
+    assert train_mod.amp_dtype(_cfg("train.amp=auto"), torch.device("cpu")) == torch.bfloat16
+    assert train_mod.amp_dtype(_cfg("train.amp=off"), torch.device("cpu")) is None
     res = train_run(mel, coch, y, split, _cfg("train.amp=bf16"), device="cpu", seed=0)
     assert res["metrics"]["amp"] == "bfloat16" and np.isfinite(res["history"]["epochs"][0]["loss_total"])
     assert train_mod.amp_dtype(_cfg(), torch.device("cuda")) == torch.float16

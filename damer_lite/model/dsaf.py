@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from .ops import Dropout, attention
 
 
 class MultiHeadAttention(nn.Module):
@@ -43,7 +44,7 @@ class MultiHeadAttention(nn.Module):
             y = att @ v  # (B, H, Nq, d_k)
             weights = att.mean(dim=1)  # (B, Nq, Nk)
         else:
-            y = F.scaled_dot_product_attention(q, k, v)  # (B, H, Nq, d_k), Eq. 5
+            y = attention(q, k, v)  # (B, H, Nq, d_k), Eq. 5
             weights = None
         b, _, n, _ = y.shape
         y = y.transpose(1, 2).reshape(b, n, self.heads * self.d_k)  # concat heads, (B, Nq, D)
@@ -69,7 +70,7 @@ class AttentionBlock(nn.Module):
         self.ln1 = nn.LayerNorm(d)
         self.ffn = FeedForward(d, ffn_mult)
         self.ln2 = nn.LayerNorm(d)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, h: torch.Tensor, context: torch.Tensor, need_weights: bool = False):
         a, w = self.attn(h, context, need_weights)  # (B, N, D)
@@ -121,7 +122,7 @@ class DSAF(nn.Module):
             CrossViewLayer(d, heads, ffn_mult, dropout, cross=cross) for _ in range(layers)
         )
         self.fusion = nn.Sequential(  # FusionMLP([z_mel || z_coch]) (Algorithm 1, l. 11)
-            nn.Linear(2 * d, d_fuse), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_fuse, d_fuse)
+            nn.Linear(2 * d, d_fuse), nn.GELU(), Dropout(dropout), nn.Linear(d_fuse, d_fuse)
         )
 
     def forward(self, x_mel: torch.Tensor, x_coch: torch.Tensor, return_attention: bool = False) -> dict:
