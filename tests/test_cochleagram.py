@@ -177,6 +177,7 @@ def test_exact_is_independent_of_threads_and_length_plan():
         one = exact_rms(x, CFG, device="cpu")[0].numpy()
         torch.set_num_threads(2)
         two = exact_rms(x, CFG, device="cpu")[0].numpy()
+        assert torch.get_num_threads() == 2  # the one-thread FFT tasks restore the caller's setting
     finally:
         torch.set_num_threads(old)
     assert np.array_equal(one, two)
