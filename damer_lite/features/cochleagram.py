@@ -205,7 +205,7 @@ def _segments(x: np.ndarray | torch.Tensor, s: int, v: int, tail: int, n_out: in
         return xp.unfold(-1, s, v), n_seg
     xp = np.zeros((b, total), x.dtype)
     xp[:, tail : tail + take] = x[:, :take]
-    return np.lib.stride_tricks.sliding_window_view(xp, s, axis=-1)[:, ::v], n_seg
+    return np.lib.stride_tricks.sliding_window_view(xp, s, axis=-1, writeable=True)[:, ::v], n_seg  # never written
 
 
 SEG_CHUNK_SAMPLES = 1 << 18  # CPU: segments per chunk so that one chunk of signal is ~1 MB of float32
