@@ -32,7 +32,7 @@ from damer_lite.config import apply_overrides, profile
 from damer_lite.model.damer import DAMER, count_parameters
 from damer_lite.model.ops import torch_kernels
 from damer_lite.model.saml import MemoryQueue
-from damer_lite.train import Part, _train_epoch, amp_dtype, grad_scaler
+from damer_lite.train import Part, _train_epoch, amp_dtype, grad_scaler, native_bf16_cpu
 
 
 def setup(cfg, n_samples: int, n_frames: int, seed: int = 0):
@@ -61,14 +61,6 @@ def setup(cfg, n_samples: int, n_frames: int, seed: int = 0):
         return n_samples / (time.perf_counter() - t0)
 
     return epoch, count_parameters(model)
-
-
-def native_bf16() -> bool:
-    """True where bf16 matmuls run natively on this CPU (oneDNN AVX512-BF16 or AMX)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def interleaved(epochs: dict, repeats: int) -> dict:
@@ -109,7 +101,7 @@ def main(argv=None) -> int:
     ref_cfg = apply_overrides(cfg, ["modules.dsaf=false", "modules.pcl=false", "modules.saml=false"])
 
     precisions = [p for p in args.precision.split(",") if p]
-    if "bf16" in precisions and not native_bf16():
+    if "bf16" in precisions and not native_bf16_cpu():
         print("bf16 skipped: this CPU has no native bfloat16 matmul (AVX512-BF16 or AMX)")
         precisions.remove("bf16")
     m = cfg.model

@@ -197,14 +197,14 @@ def _fuse_probs(out: dict, tau: float, mode: str) -> torch.Tensor:
 
 @torch.no_grad()
 def predict(model: DAMER, mel: torch.Tensor, coch: torch.Tensor, device: torch.device,
-            batch_size: int = 64, amp: torch.dtype | None = None) -> dict[str, np.ndarray]:
-    """Per-head P(class 1), the 3-head ensemble (mean of the heads' probabilities) and z_fuse."""
+            batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Per-head P(class 1), the 3-head ensemble (mean of the heads' probabilities) and z_fuse; in fp32
+    whatever precision trained the model (as `damer-lite predict`)."""
     model.eval()
     probs = {h: [] for h in HEADS}
     z = []
     for i in range(0, mel.shape[0], batch_size):
-        with autocast(device, amp):
-            out = model(mel[i:i + batch_size].to(device), coch[i:i + batch_size].to(device))
+        out = model(mel[i:i + batch_size].to(device), coch[i:i + batch_size].to(device))
         for h in HEADS:
             probs[h].append(F.softmax(out[f"logits_{h}"].float(), -1)[:, 1].cpu())
         z.append(out["z_fuse"].float().cpu())
@@ -333,7 +333,7 @@ def _run(mel, coch, y, split, cfg, out_dir, dev, amp, seed, test_guard, epoch_ho
     test.unseal()
     tm, tc, ty = test.arrays()
     tm, tc = std(tm, tc)
-    pred = predict(model, tm, tc, dev)  # evaluation in fp32, as `damer-lite predict`
+    pred = predict(model, tm, tc, dev)
     metrics = head_metrics(ty, pred)
     init_model = DAMER(cfg, n_mel, n_coch, n_t).to(dev)
     init_model.load_state_dict(init_state)

@@ -4,7 +4,8 @@
   dropout draws one Bernoulli sample per element from a serial generator and costs more than a 128x128
   linear layer on the same tensor; here the keep mask is read from 16 random bits per element (one 64-bit
   draw gives four elements), i.e. an element is dropped with probability round(p * 2^16) / 2^16
-  (|error| <= 2^-17, e.g. 0.100006 for p = 0.1) and kept ones are scaled by 1 / (1 - p). It uses the
+  (|error| <= 2^-17, e.g. 0.100006 for p = 0.1) and kept ones are scaled by 1 / (1 - p), a factor held in
+  the activation's dtype (in bf16 1.109 instead of 1.111 for p = 0.1; LayerNorm follows). It uses the
   global torch generator, so `torch.manual_seed` makes it repeatable.
 * `attention`: softmax(Q K^T / sqrt(d_k)) V (Eq. 5). fp32: torch's fused scaled_dot_product_attention.
   bf16/fp16 on CPU (autocast): the fused kernel's backward is ~5x slower than fp32 there, so the scores and
