@@ -281,8 +281,8 @@ def _one_thread_fft(fn, *args) -> None:
 
 
 def _rfft(a: np.ndarray) -> np.ndarray:
-    """Real FFT along the last axis, float32 -> complex64, by torch (MKL on x86 builds): ~1.2x pocketFFT on
-    one core for these sizes, which is how the feature store's worker processes run."""
+    """Real FFT along the last axis, float32 -> complex64, by torch (MKL on x86 builds): 1.1-1.2x faster than
+    scipy's pocketFFT on one core for these sizes, which is how the feature store's worker processes run."""
     return torch.fft.rfft(torch.from_numpy(np.ascontiguousarray(a)), dim=-1).numpy()
 
 
@@ -300,7 +300,6 @@ def _block_energies_numpy(x: np.ndarray, cfg: FeatureConfig, n_blocks: int, plan
     summed per block straight away: at a decimated rate with the guard described at MULTIRATE_DELTA
     (`multirate`), else at the full rate. `stats`, if given, receives the counts of channel-segments run
     decimated and recomputed at the full rate by the guard."""
-
     b = x.shape[0]
     hop = cfg.hop_length
     n_out = n_blocks * hop
