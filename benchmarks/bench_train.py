@@ -8,8 +8,7 @@ reference's; the median is reported. This is done per precision: fp32 and, where
 bfloat16 (AVX512-BF16/AMX) or on CUDA, bf16 autocast (`train.amp=bf16`).
 
 With --compare-kernels, the same epochs are also timed with torch's own dropout and fused attention
-(`damer_lite.model.ops.torch_kernels`) against this project's (same run, interleaved). With --compare, the
-original step-by-step epoch code (`_train_epoch(fast=False)`) against the optimised one (same numbers).
+(`damer_lite.model.ops.torch_kernels`) against this project's (same run, interleaved).
 Projection: epochs x n_train / throughput (paper: 80 epochs, 0.7 x 2496 = 1747 tracks).
 
     python benchmarks/bench_train.py                       # paper model, fp32 and bf16, 2-core target 10 min
@@ -20,7 +19,6 @@ Projection: epochs x n_train / throughput (paper: 80 epochs, 0.7 x 2496 = 1747 t
 from __future__ import annotations
 
 import argparse
-import functools
 import resource
 import statistics
 import time
@@ -31,33 +29,31 @@ import torch
 from damer_lite.config import apply_overrides, profile
 from damer_lite.model.damer import DAMER, count_parameters
 from damer_lite.model.ops import torch_kernels
-from damer_lite.model.saml import MemoryQueue
-from damer_lite.train import Part, _train_epoch, amp_dtype, grad_scaler, native_bf16_cpu
+from damer_lite.model.saml import SAML
+from damer_lite.training.data import Part
+from damer_lite.training.loop import train_epoch
+from damer_lite.training.precision import amp_dtype, grad_scaler, native_bf16_cpu
 
 
 def setup(cfg, n_samples: int, n_frames: int, seed: int = 0):
-    """Model, key model, queue, optimiser, data and warm-up batch for timing `_train_epoch`."""
+    """Model, SAML memory (queue + key encoder), optimiser, data and warm-up batch for timing `train_epoch`."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     part = Part(torch.randn(n_samples, 128, n_frames, generator=g), torch.randn(n_samples, 84, n_frames, generator=g),
                 torch.randint(0, 2, (n_samples,), generator=g))
     model = DAMER(cfg, 128, 84, n_frames)
-    key_model = None
-    if cfg.modules.saml and cfg.saml.momentum_mode == "ema":
-        key_model = DAMER(cfg, 128, 84, n_frames).requires_grad_(False)
-    queue = MemoryQueue(cfg.saml.queue_size, cfg.model.d_fuse) if cfg.modules.saml else None
+    saml = SAML(model, cfg) if cfg.modules.saml else None
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     dev = torch.device("cpu")
     amp = amp_dtype(cfg, dev)
     scaler = grad_scaler(dev, amp)
     history = {"steps": {"queue_entropy": []}}
     warm = Part(part.mel[: cfg.train.batch_size], part.coch[: cfg.train.batch_size], part.y[: cfg.train.batch_size])
-    args = (model, key_model, queue)
-    _train_epoch(*args, {"train": warm}, cfg, opt, scaler, g, dev, amp, 1.0, 0.5, history)
+    train_epoch(model, saml, {"train": warm}, cfg, opt, scaler, g, dev, amp, 1.0, 0.5, history)
 
-    def epoch(fast: bool = True) -> float:
+    def epoch() -> float:
         t0 = time.perf_counter()
-        _train_epoch(*args, {"train": part}, cfg, opt, scaler, g, dev, amp, 1.0, 0.5, history, fast=fast)
+        train_epoch(model, saml, {"train": part}, cfg, opt, scaler, g, dev, amp, 1.0, 0.5, history)
         return n_samples / (time.perf_counter() - t0)
 
     return epoch, count_parameters(model)
@@ -73,9 +69,9 @@ def interleaved(epochs: dict, repeats: int) -> dict:
 
 
 def with_torch_kernels(epoch):
-    def run(fast: bool = True) -> float:
+    def run() -> float:
         with torch_kernels():
-            return epoch(fast)
+            return epoch()
     return run
 
 
@@ -90,7 +86,6 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--target-min", type=float, default=10.0, help="target wall time of the protocol, minutes")
     ap.add_argument("--precision", default="fp32,bf16", help="comma-separated: fp32, bf16 (bf16 needs native support)")
-    ap.add_argument("--compare", action="store_true", help="also time the original (fast=False) epoch code")
     ap.add_argument("--compare-kernels", action="store_true", help="also time torch's dropout and attention")
     ap.add_argument("--repeats", type=int, default=5, help="timed epochs per configuration (median)")
     args = ap.parse_args(argv)
@@ -119,8 +114,6 @@ def main(argv=None) -> int:
         epochs = {"damer": damer, "reference": setup(ref, args.samples, args.frames)[0]}
         if args.compare_kernels:
             epochs["damer, torch kernels"] = with_torch_kernels(damer)
-        if args.compare:
-            epochs["damer, original epoch code"] = functools.partial(damer, fast=False)
         sps = interleaved(epochs, args.repeats)
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         _, py_peak = tracemalloc.get_traced_memory()

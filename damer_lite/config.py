@@ -20,6 +20,10 @@ from typing import Any, Literal
 
 import yaml
 
+# The names every stage shares, defined once: the two binary targets (label > 0, §V-A) and the test metrics.
+TARGETS = ("arousal", "valence")
+METRICS = ("acc", "f1", "auc")
+
 
 @dataclass
 class ModelConfig:

@@ -47,24 +47,50 @@ def test_p_fuse_modes():
         pcl_step(lm, lc, lf, 1.0, 0.5, "max")
 
 
-def test_schedules_hit_their_end_points():
-    T = 80
-    # Eq. 9/16 variant: rho = t/T reaches 1 at the last epoch
+# Hand-computed schedules at the epochs a T = 4 run actually runs (t = 1..4):
+#   'eq9'  ρ = t/T     = 0.25, 0.50, 0.75, 1.00
+#   'alg1' ρ = (t-1)/T = 0.00, 0.25, 0.50, 0.75   (never reaches 1: the last epoch is not at τ_min / θ_min)
+# τ = 1.5 - 0.8ρ; θ 'linear' = θ0 - (θ0 - θmin)ρ; θ 'alg1' = max(θmin, θ0(1 - ρ)).
+SCHEDULES = {
+    # (progress, theta form, (θ0, θmin)): (τ_1..τ_4, θ_1..θ_4)
+    ("eq9", "linear", (0.65, 0.35)): ([1.3, 1.1, 0.9, 0.7], [0.575, 0.5, 0.425, 0.35]),
+    ("eq9", "alg1", (0.65, 0.35)): ([1.3, 1.1, 0.9, 0.7], [0.4875, 0.35, 0.35, 0.35]),  # 0.65·0.75, then floor
+    ("alg1", "linear", (0.65, 0.35)): ([1.5, 1.3, 1.1, 0.9], [0.65, 0.575, 0.5, 0.425]),
+    ("alg1", "alg1", (0.65, 0.35)): ([1.5, 1.3, 1.1, 0.9], [0.65, 0.4875, 0.35, 0.35]),
+    ("eq9", "linear", (0.9, 0.7)): ([1.3, 1.1, 0.9, 0.7], [0.85, 0.8, 0.75, 0.7]),
+    ("eq9", "alg1", (0.9, 0.7)): ([1.3, 1.1, 0.9, 0.7], [0.7, 0.7, 0.7, 0.7]),  # 0.9·0.75 = 0.675 < 0.7
+    ("alg1", "linear", (0.9, 0.7)): ([1.5, 1.3, 1.1, 0.9], [0.9, 0.85, 0.8, 0.75]),
+    ("alg1", "alg1", (0.9, 0.7)): ([1.5, 1.3, 1.1, 0.9], [0.9, 0.7, 0.7, 0.7]),
+}
+
+
+@pytest.mark.parametrize("key", list(SCHEDULES), ids=lambda k: f"{k[0]}-{k[1]}-{k[2][0]}")
+def test_schedules_at_the_epochs_that_run(key):
+    mode, form, (theta0, theta_min) = key
+    taus, thetas = SCHEDULES[key]
+    T = 4
+    got_tau = [tau_schedule(progress(t, T, mode)) for t in range(1, T + 1)]
+    got_theta = [theta_schedule(progress(t, T, mode), theta0, theta_min, form) for t in range(1, T + 1)]
+    assert got_tau == pytest.approx(taus, abs=1e-12)
+    assert got_theta == pytest.approx(thetas, abs=1e-12)
+
+
+def test_schedule_last_epoch_of_a_long_run():
+    T = 80  # the paper's epochs: with 'alg1' progress the last epoch that runs is t = T, ρ = 79/80
     assert tau_schedule(progress(T, T, "eq9")) == pytest.approx(0.7)
     assert theta_schedule(progress(T, T, "eq9")) == pytest.approx(0.35)
-    assert tau_schedule(progress(0, T, "eq9")) == pytest.approx(1.5)
-    # Algorithm 1 variant: rho = (t-1)/T starts at 0 on the first epoch
+    assert tau_schedule(progress(T, T, "alg1")) == pytest.approx(1.5 - 0.8 * 79 / 80)  # 0.71, not 0.7
+    assert theta_schedule(progress(T, T, "alg1")) == pytest.approx(0.65 - 0.3 * 79 / 80)  # 0.35375
+    assert theta_schedule(progress(T, T, "alg1"), 0.9, 0.7) == pytest.approx(0.9 - 0.2 * 79 / 80)  # 0.7025
     assert tau_schedule(progress(1, T, "alg1")) == pytest.approx(1.5)
-    assert theta_schedule(progress(1, T, "alg1"), form="alg1") == pytest.approx(0.65)
-    assert tau_schedule(progress(T + 1, T, "alg1")) == pytest.approx(0.7)
-    # alg1 theta form: clipped at theta_min well before the end; linear only at the end
-    assert theta_schedule(0.6, 0.65, 0.35, "alg1") == pytest.approx(0.35)
-    assert theta_schedule(1.0, 0.9, 0.7, "alg1") == pytest.approx(0.7)
-    assert theta_schedule(1.0, 0.9, 0.7, "linear") == pytest.approx(0.7)
-    taus = [tau_schedule(progress(t, T)) for t in range(1, T + 1)]
-    assert all(a > b for a, b in zip(taus, taus[1:], strict=False))
+    assert tau_schedule(progress(1, T, "eq9")) == pytest.approx(1.5 - 0.8 / 80)
+    for mode in ("eq9", "alg1"):
+        taus = [tau_schedule(progress(t, T, mode)) for t in range(1, T + 1)]
+        assert all(a > b for a, b in zip(taus, taus[1:], strict=False))
     with pytest.raises(ValueError):
         progress(1, T, "other")
+    with pytest.raises(ValueError):
+        theta_schedule(0.5, form="other")
 
 
 def test_pseudo_label_loss():
@@ -77,6 +103,6 @@ def test_pseudo_label_loss():
     loss.backward()
     none = pcl_step(lm, lm, lf, tau=1.0, theta=1.1)
     assert float(pseudo_label_loss(lf, none).detach()) == 0.0
-    s = pcl_stats(out)
+    s = {k: float(v) for k, v in pcl_stats(out).items()}
     assert s["mask_ratio"] == pytest.approx(2 / 3) and s["reliability"] == pytest.approx(1.0)
     assert math.isnan(pcl_stats(none)["pl_strength"])

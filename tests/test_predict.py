@@ -12,14 +12,16 @@ import pytest
 import soundfile as sf
 import torch
 
-from damer_lite import checkpoint, predict_command, runs
-from damer_lite.checkpoint import CheckpointError
+from damer_lite.cli import predict as predict_command
 from damer_lite.datasets import synth
+from damer_lite.experiments import runs
 from damer_lite.features import store
 from damer_lite.features.config import feature_profile
-from damer_lite.predict import Predictor, default_span, find_audio, quadrant, summarise, window_spans
-from damer_lite.train import load_model
-from damer_lite.train import predict as model_predict
+from damer_lite.predict import checkpoint
+from damer_lite.predict.checkpoint import CheckpointError
+from damer_lite.predict.predictor import Predictor, default_span, find_audio, quadrant, summarise, window_spans
+from damer_lite.training.loop import predict as model_predict
+from damer_lite.training.runio import load_model
 
 TARGETS = ("arousal", "valence")
 
@@ -35,7 +37,7 @@ def setup(tmp_path_factory):
     for t in TARGETS:
         runs.execute(sdir, t, "damer", 0, "smoke", base / "runs" / "synthmemo" / t / "damer" / "seed0")
         out = ckdir / checkpoint.checkpoint_name("synthmemo", t)
-        checkpoint.export_best(base / "runs", sdir, "synthmemo", t, 0, out)
+        checkpoint.export_seed_run(base / "runs", sdir, "synthmemo", t, 0, out)
     return {"base": base, "root": root, "store": sdir, "ckdir": ckdir, "runs": base / "runs"}
 
 

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from damer_lite import relpaths
+from damer_lite.report import relpaths
 
 
 def test_relativise_replaces_the_root_only(tmp_path):

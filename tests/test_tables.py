@@ -11,7 +11,8 @@ import pytest
 
 matplotlib.use("Agg")
 
-from damer_lite import ablation, paper_tables, runs, tables  # noqa: E402
+from damer_lite.experiments import ablation, runs  # noqa: E402
+from damer_lite.report import paper_tables, tables  # noqa: E402
 
 
 def _rows(dataset, target, configuration, seed, acc, head="fuse", primary=True, f1=None, auc=None):

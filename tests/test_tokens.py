@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from damer_lite.features.config import FeatureConfig, feature_profile
-from damer_lite.features.tokens import Standardizer, pool_time
+from damer_lite.features.tokens import pool_time
+from damer_lite.training.data import Standardiser
 
 
 def test_pool_time_shapes_and_values():
@@ -18,21 +19,25 @@ def test_pool_time_shapes_and_values():
         pool_time(np.zeros((3, 0)), 4)
 
 
-def test_standardizer_uses_train_rows_only(tmp_path):
+def test_standardiser_uses_train_rows_only(tmp_path):
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(10, 5, 7)).astype(np.float32)
-    x[8:] += 100.0  # "test" rows far away
-    st = Standardizer.fit(x, train_idx=np.arange(8))
-    assert np.allclose(st.mean, x[:8].mean(axis=(0, 2)), atol=1e-5)
-    assert np.allclose(st.std, x[:8].std(axis=(0, 2)), atol=1e-5)
-    z = st.apply(x[:8])
-    assert np.allclose(z.mean(axis=(0, 2)), 0, atol=1e-5) and np.allclose(z.std(axis=(0, 2)), 1, atol=1e-4)
-    assert torch.allclose(st.apply(torch.from_numpy(x)), torch.from_numpy(st.apply(x)), atol=1e-5)
+    mel = rng.normal(size=(10, 5, 7)).astype(np.float32)
+    coch = rng.normal(size=(10, 3, 7)).astype(np.float32)
+    mel[8:] += 100.0  # "test" rows far away
+    st = Standardiser(mel[:8], coch[:8])
+    assert np.allclose(st.stats()["mel_mean"], mel[:8].mean(axis=(0, 2)), atol=1e-5)
+    assert np.allclose(st.stats()["mel_std"], mel[:8].std(axis=(0, 2)), atol=1e-5)
+    zm, zc = st(mel[:8], coch[:8])
+    assert zm.dtype == torch.float32 and zm.shape == (8, 5, 7) and zc.shape == (8, 3, 7)
+    assert np.allclose(zm.mean(dim=(0, 2)), 0, atol=1e-5)
+    assert np.allclose(zm.std(dim=(0, 2), correction=0), 1, atol=1e-4)
+    assert float(st(mel[8:], coch[8:])[0].mean()) > 50  # test rows are not standardised to 0
     st.save(tmp_path / "stats.npz")
-    back = Standardizer.load(tmp_path / "stats.npz")
-    assert np.array_equal(back.mean, st.mean) and np.array_equal(back.std, st.std)
-    with pytest.raises(ValueError):
-        Standardizer.fit(x, train_idx=[])
+    back = Standardiser.load(tmp_path / "stats.npz")
+    again = Standardiser.from_stats(**st.stats())
+    for other in (back, again):
+        om, oc = other(mel, coch)
+        assert torch.equal(om, st(mel, coch)[0]) and torch.equal(oc, st(mel, coch)[1])
 
 
 def test_config_hash_and_from_dict():

@@ -4,12 +4,21 @@ import numpy as np
 import pytest
 import torch
 
-import damer_lite.train as train_mod
-from damer_lite.ablation import ABLATIONS, ablation_config, format_mean_sd, paired_vs_full, run_grid, summarise
+import damer_lite.training.precision as precision
 from damer_lite.config import apply_overrides, profile
-from damer_lite.metrics import binary_metrics
-from damer_lite.model.baselines import KINDS, run_baseline
-from damer_lite.train import SealedSplit, TestSplitAccessError, load_model, train_run
+from damer_lite.experiments.ablation import (
+    ABLATIONS,
+    ablation_config,
+    format_mean_sd,
+    paired_vs_full,
+    run_grid,
+    summarise,
+)
+from damer_lite.training.baselines import KINDS, run_baseline
+from damer_lite.training.data import SealedSplit, TestSplitAccessError
+from damer_lite.training.loop import train_run
+from damer_lite.training.metrics import binary_metrics
+from damer_lite.training.runio import load_model
 
 T = 12
 
@@ -106,17 +115,15 @@ def test_training_never_depends_on_test_rows():
 
 def test_gpu_code_path_runs_on_cpu(monkeypatch):
     mel, coch, y, split = _data()
-    monkeypatch.setattr(train_mod, "native_bf16_cpu", lambda: False)  # a CPU without native bf16: fp32
+    monkeypatch.setattr(precision, "native_bf16_cpu", lambda: False)  # a CPU without native bf16: fp32
     res = train_run(mel, coch, y, split, _cfg("train.amp=on"), device="cpu", seed=0)
     assert res["metrics"]["amp"] is False and res["metrics"]["device"] == "cpu"
-    monkeypatch.setattr(train_mod, "native_bf16_cpu", lambda: True)  # one with it: bf16 autocast
-    assert train_mod.amp_dtype(_cfg("train.amp=auto"), torch.device("cpu")) == torch.bfloat16
-    assert train_mod.amp_dtype(_cfg("train.amp=off"), torch.device("cpu")) is None
+    monkeypatch.setattr(precision, "native_bf16_cpu", lambda: True)  # one with it: bf16 autocast
+    assert precision.amp_dtype(_cfg("train.amp=auto"), torch.device("cpu")) == torch.bfloat16
+    assert precision.amp_dtype(_cfg("train.amp=off"), torch.device("cpu")) is None
     res = train_run(mel, coch, y, split, _cfg("train.amp=bf16"), device="cpu", seed=0)
     assert res["metrics"]["amp"] == "bfloat16" and np.isfinite(res["history"]["epochs"][0]["loss_total"])
-    assert train_mod.amp_dtype(_cfg(), torch.device("cuda")) == torch.float16
-    assert train_mod.amp_enabled(_cfg("train.amp=auto"), torch.device("cuda")) is True
-    assert train_mod.amp_enabled(_cfg("train.amp=off"), torch.device("cuda")) is False
+    assert precision.amp_dtype(_cfg(), torch.device("cuda")) == torch.float16
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA"):
             train_run(mel, coch, y, split, _cfg(), device="cuda")
@@ -184,15 +191,16 @@ def test_train_command_adapter_and_cli(tmp_path, monkeypatch):
 
     import pandas as pd
 
-    from damer_lite import train_command
+    from damer_lite.cli import train as train_command
     from damer_lite.features import store
+    from damer_lite.training.data import load_training_data
 
     mel, coch, y, _ = _data(n=40)
     index = pd.DataFrame({"track_id": [f"t{i}" for i in range(40)], "row": range(40)})
     monkeypatch.setattr(store, "load", lambda d: {"mel": mel, "coch": coch, "index": index})
     man = pd.DataFrame({"track_id": [f"t{i}" for i in range(39, 0, -1)],  # t0 unlabelled, other order
                         "arousal": [0.5 if i % 2 else -0.5 for i in range(39, 0, -1)], "valence": 0.1})
-    m, c, table = train_command.load_training_data(tmp_path, man)
+    m, c, table = load_training_data(tmp_path, man)
     assert m.shape[0] == c.shape[0] == len(table) == 39 and table["track_id"].iloc[0] == "t1"
     np.testing.assert_array_equal((table["arousal"] > 0).astype(int), y[1:])
     man.to_csv(tmp_path / "manifest.csv", index=False)

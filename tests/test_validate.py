@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from damer_lite.datasets import synth, validate
+from damer_lite.cli import validate
+from damer_lite.datasets import synth
 from tests.conftest import TINY
 from tests.fixtures_real import make_deam, make_emomusic, make_pmemo
 

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from damer_lite import viz_dynamics as vd  # noqa: E402
+from damer_lite.report import viz_dynamics as vd  # noqa: E402
 
 
 def _write_run(root, target, epochs=4, steps_per_epoch=3, n_test=24, seed=0):

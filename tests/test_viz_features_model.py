@@ -11,12 +11,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from damer_lite import viz_features as vf
-from damer_lite import viz_model as vm
 from damer_lite.config import profile
 from damer_lite.features import store
 from damer_lite.features.config import feature_profile
 from damer_lite.model.damer import DAMER, count_parameters
+from damer_lite.report import viz_features as vf
+from damer_lite.report import viz_model as vm
 
 SR = 16000
 

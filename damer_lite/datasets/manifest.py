@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from damer_lite.config import TARGETS
+
 REQUIRED = ["track_id", "audio_path", "dataset", "valence", "arousal"]
 OPTIONAL = [
     "valence_std",
@@ -35,7 +37,6 @@ OPTIONAL = [
     "dynamic_ref",
 ]
 COLUMNS = REQUIRED + OPTIONAL
-TARGETS = ("arousal", "valence")
 
 
 def canonical(df: pd.DataFrame) -> pd.DataFrame:

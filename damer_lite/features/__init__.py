@@ -1,19 +1,18 @@
 """Acoustic views of §III-C: log-Mel spectrogram (128 bands) and gammatone cochleagram (84 channels),
 pooled to T tokens, plus handcrafted descriptors for the SVM baseline and a resumable feature store."""
 
-from . import cochleagram  # the module; its entry point is cochleagram.cochleagram(x, sr, cfg)
-from .audio import AudioError, AudioInfo, load_audio
-from .config import FeatureConfig, feature_profile
-from .handcrafted import handcrafted_features, handcrafted_names
-from .mel import log_mel
-from .store import extract, load
-from .tokens import Standardizer, pool_time
+from damer_lite.features import cochleagram  # the module; its entry point is cochleagram.cochleagram(x, sr, cfg)
+from damer_lite.features.audio import AudioError, AudioInfo, load_audio
+from damer_lite.features.config import FeatureConfig, feature_profile
+from damer_lite.features.handcrafted import handcrafted_features, handcrafted_names
+from damer_lite.features.mel import log_mel
+from damer_lite.features.store import extract, load
+from damer_lite.features.tokens import pool_time
 
 __all__ = [
     "AudioError",
     "AudioInfo",
     "FeatureConfig",
-    "Standardizer",
     "cochleagram",
     "extract",
     "feature_profile",

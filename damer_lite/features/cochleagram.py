@@ -38,8 +38,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .config import FeatureConfig
-from .mel import (
+from damer_lite.features.config import FeatureConfig
+from damer_lite.features.mel import (
     CHUNK_FRAMES,
     _use_numpy,
     as_batch,

@@ -92,7 +92,7 @@ def _librosa_parts(y: np.ndarray, sr: int, n_fft: int, hop: int) -> list[np.ndar
 def _mel_blocks(sr: int, n_fft: int) -> list:
     import librosa
 
-    from .mel import banded_blocks
+    from damer_lite.features.mel import banded_blocks
 
     basis = librosa.filters.mel(sr=sr, n_fft=n_fft)  # librosa.feature.melspectrogram's default filters
     return banded_blocks(basis, 8, np.float32)

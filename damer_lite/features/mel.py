@@ -32,7 +32,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .config import FeatureConfig
+from damer_lite.features.config import FeatureConfig
 
 CHUNK_FRAMES = 128  # frames per chunk on CPU: (128, 2N) float32 buffers stay in L2/L3 cache
 

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .audio import AudioError, load_audio
-from .config import FeatureConfig
-from .handcrafted import handcrafted_names
+from damer_lite.features.audio import AudioError, load_audio
+from damer_lite.features.config import FeatureConfig
+from damer_lite.features.handcrafted import handcrafted_names
 
 REQUIRED_COLUMNS = ("track_id", "audio_path")
 ARRAYS = ("mel", "coch", "handcrafted")
@@ -134,10 +134,10 @@ def compute_batch(signals: list, cfg: FeatureConfig, device=None, timings: dict 
     (B, F, T) results; the handcrafted descriptors are computed on the CPU per track."""
     import torch
 
-    from .cochleagram import cochleagram
-    from .handcrafted import handcrafted_features
-    from .mel import default_device, log_mel
-    from .tokens import pool_time
+    from damer_lite.features.cochleagram import cochleagram
+    from damer_lite.features.handcrafted import handcrafted_features
+    from damer_lite.features.mel import default_device, log_mel
+    from damer_lite.features.tokens import pool_time
 
     dev = default_device(device)
     results: list[dict | None] = [None] * len(signals)

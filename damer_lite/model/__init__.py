@@ -1,9 +1,9 @@
 """DAMER model: DSAF encoder (dsaf), PCL (pcl), SAML (saml), assembly (damer), baselines (baselines)."""
 
-from .damer import DAMER, count_parameters
-from .dsaf import DSAF, CrossViewLayer, MultiHeadAttention
-from .pcl import js_divergence, pcl_step, pseudo_label_loss, tau_schedule, theta_schedule
-from .saml import MemoryQueue, supcon_queue_loss
+from damer_lite.model.damer import DAMER, count_parameters
+from damer_lite.model.dsaf import DSAF, CrossViewLayer, MultiHeadAttention
+from damer_lite.model.pcl import js_divergence, pcl_step, pseudo_label_loss, tau_schedule, theta_schedule
+from damer_lite.model.saml import MemoryQueue, supcon_queue_loss
 
 __all__ = [
     "DAMER", "DSAF", "CrossViewLayer", "MemoryQueue", "MultiHeadAttention", "count_parameters",

@@ -9,11 +9,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import Config
-from .dsaf import DSAF
+from damer_lite.config import Config
+from damer_lite.model.dsaf import DSAF
+
+HEADS = ("mel", "coch", "fuse")  # the three classification heads (Fig. 4); 'fuse' is the one scored (§V)
 
 
 class DAMER(nn.Module):
+    heads = HEADS  # logits of head h are out[f"logits_{h}"]
+    primary = "fuse"
+    embedding = "z_fuse"  # the fused feature (t-SNE, Fig. 7)
+
     def __init__(self, cfg: Config, n_mel_bins: int = 128, n_coch_bins: int = 84, n_frames: int = 87):
         super().__init__()
         m = cfg.model

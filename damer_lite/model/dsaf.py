@@ -16,7 +16,7 @@ import math
 import torch
 from torch import nn
 
-from .ops import Dropout, attention
+from damer_lite.model.ops import Dropout, attention
 
 
 class MultiHeadAttention(nn.Module):

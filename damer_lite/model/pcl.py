@@ -83,13 +83,22 @@ def pseudo_label_loss(logits: torch.Tensor, out: PCLOutput) -> torch.Tensor:
     return (out.reliability[out.mask] * ce).mean()
 
 
-def pcl_stats(out: PCLOutput) -> dict[str, float]:
-    """Fig. 5 quantities: mean confidence, mean reliability, pseudo-label strength, mask ratio."""
+def pcl_stats(out: PCLOutput) -> dict[str, torch.Tensor]:
+    """Fig. 5 quantities as 0-d tensors (no host synchronisation; read them with float()): mean confidence,
+    mean reliability, pseudo-label strength (mean max p^Fuse of the selected rows, NaN when none) and mask
+    ratio."""
     sel = out.mask
-    strength = float(out.p_fuse.max(dim=-1).values[sel].mean()) if bool(sel.any()) else float("nan")
     return {
-        "confidence": float(out.confidence.mean()),
-        "reliability": float(out.reliability.mean()),
-        "pl_strength": strength,
-        "mask_ratio": float(sel.float().mean()),
+        "confidence": out.confidence.mean(),
+        "reliability": out.reliability.mean(),
+        "pl_strength": out.p_fuse.max(dim=-1).values[sel].mean(),  # mean of nothing = NaN
+        "mask_ratio": sel.float().mean(),
     }
+
+
+def fuse_probs(out: dict, tau: float, mode: str = "mean") -> torch.Tensor:
+    """Differentiable p^Fuse (B, C) from a DAMER output: Eq. 14 ('mean') or the fused head (Algorithm 1, 'head')."""
+    if mode == "mean":
+        p_mel = F.softmax(out["logits_mel"].float() / tau, -1)
+        return 0.5 * (p_mel + F.softmax(out["logits_coch"].float() / tau, -1))
+    return F.softmax(out["logits_fuse"].float() / tau, -1)

@@ -1,14 +1,26 @@
 """Style-Anchored Memory Learning (SAML), §IV-D, Eq. 18-20 and Algorithm 1 line 18.
 
-A label-aware circular memory queue (MoCo-style buffers) and a supervised InfoNCE loss of L2-normalised
-queries against it.
+A label-aware circular memory queue (MoCo-style buffers), a supervised InfoNCE loss of L2-normalised
+queries against it, and `SAML`, the one builder that keeps the queue, the momentum key encoder and the
+enqueue policy together (as MoCo's builder does):
+
+    saml = SAML(model, cfg)                        # model: the online DAMER encoder
+    loss = saml.loss(out, y, tau)                  # Eq. 19-20 for the labelled rows of a step
+    ... optimiser step on the online model ...
+    saml.update(model, out, mel, coch, y, tau)     # Algorithm 1 l. 18: momentum update, then enqueue keys
 """
 
 from __future__ import annotations
 
+import copy
+from contextlib import nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from damer_lite.config import Config
+from damer_lite.model.pcl import fuse_probs
 
 
 class MemoryQueue(nn.Module):
@@ -49,22 +61,13 @@ class MemoryQueue(nn.Module):
         return self.features[:n], self.labels[:n]
 
     @torch.no_grad()
-    def label_entropy(self) -> float:
-        """Entropy (nats) of the label distribution of the filled entries; NaN when empty."""
-        n = int(self.filled)
-        if n == 0:
-            return float("nan")
-        frac = torch.bincount(self.labels[:n], minlength=self.n_classes).float() / n  # (C,)
-        nz = frac[frac > 0]
-        return float(-(nz * nz.log()).sum())
-
-    @torch.no_grad()
-    def label_entropy_t(self) -> torch.Tensor:
-        """`label_entropy` as a 0-d float32 tensor on the queue's device (no host synchronisation)."""
+    def label_entropy(self) -> torch.Tensor:
+        """Entropy (nats) of the label distribution of the filled entries, a 0-d float32 tensor on the queue's
+        device (no host synchronisation; read it with float()); NaN when empty."""
         filled = self.filled.clamp_min(1)
-        valid = torch.arange(self.size, device=self.labels.device) < self.filled
+        valid = torch.arange(self.size, device=self.labels.device) < self.filled  # (K,)
         counts = torch.zeros(self.n_classes, device=self.labels.device).index_add_(
-            0, self.labels.clamp_min(0), valid.float())
+            0, self.labels.clamp_min(0), valid.float())  # (C,)
         frac = counts / filled  # (C,)
         ent = -(torch.where(frac > 0, frac * frac.clamp_min(1e-30).log(), torch.zeros_like(frac))).sum()
         return torch.where(self.filled > 0, ent, torch.full_like(ent, float("nan")))
@@ -80,7 +83,7 @@ class MemoryQueue(nn.Module):
                        queue_centroid_dist=[float("nan")] * self.n_classes)
             return out
         frac = torch.bincount(labels, minlength=self.n_classes).float() / n  # (C,)
-        out["queue_entropy"] = self.label_entropy()
+        out["queue_entropy"] = float(self.label_entropy())
         out["queue_coverage"] = [float(f) for f in frac]
         dists = []
         for c in range(self.n_classes):
@@ -120,3 +123,59 @@ def supcon_queue_loss(query: torch.Tensor, query_labels: torch.Tensor, keys: tor
     if positives == "mean":
         per_query = per_query / pos.sum(dim=-1).clamp_min(1.0)
     return per_query.mean()  # Eq. 20
+
+
+class SAML(nn.Module):
+    """Queue + key encoder + enqueue policy of one training run (Algorithm 1 l. 18; §V-A "momentum 0.95").
+
+    cfg.saml.stores: what is queued and queried, 'z_fuse' (Algorithm 1, (B, D_f)) or 'p_fuse' (Eq. 18, (B, C),
+    p^Fuse at temperature τ_t as chosen by cfg.pcl.p_fuse). cfg.saml.momentum_mode: 'ema' = keys from a
+    momentum copy of the encoder, θ_k <- m θ_k + (1 - m) θ_q after every step (MoCo); 'none' = keys are the
+    detached online features of the step. The state dict holds the queue and the key encoder (resume).
+    """
+
+    def __init__(self, model: nn.Module, cfg: Config):
+        super().__init__()
+        s = cfg.saml
+        self.stores, self.mode, self.momentum = s.stores, s.momentum_mode, s.momentum
+        self.tau_cont, self.positives, self.p_fuse_mode = s.tau_cont, s.positives, cfg.pcl.p_fuse
+        dim = cfg.model.d_fuse if s.stores == "z_fuse" else cfg.model.n_classes
+        self.queue = MemoryQueue(s.queue_size, dim, cfg.model.n_classes)
+        device = next(model.parameters()).device
+        self.queue.to(device)
+        # the key encoder is a frozen copy (not a parameter of the online model)
+        self.key_encoder = copy.deepcopy(model).requires_grad_(False) if s.momentum_mode == "ema" else None
+
+    def features(self, out: dict, tau: float) -> torch.Tensor:
+        """What the queue holds, from a model output: z^Fuse (B, D_f) or p^Fuse (B, C)."""
+        return out["z_fuse"] if self.stores == "z_fuse" else fuse_probs(out, tau, self.p_fuse_mode)
+
+    def loss(self, out: dict, labels: torch.Tensor, tau: float) -> torch.Tensor:
+        """Eq. 19-20: queries = the first len(labels) rows of `out` (the labelled batch) against the queue."""
+        q = self.features(out, tau)[: labels.shape[0]]  # (B, dim)
+        keys, key_labels = self.queue.contents()  # (n, dim), (n,)
+        return supcon_queue_loss(q, labels, keys, key_labels, self.tau_cont, self.positives)
+
+    @torch.no_grad()
+    def momentum_update(self, model: nn.Module) -> None:
+        """θ_k <- m θ_k + (1 - m) θ_q over all parameters at once (fused foreach ops)."""
+        pk, pq = list(self.key_encoder.parameters()), [p.detach() for p in model.parameters()]
+        torch._foreach_mul_(pk, self.momentum)
+        torch._foreach_add_(pk, pq, alpha=1.0 - self.momentum)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, out: dict, mel: torch.Tensor, coch: torch.Tensor, labels: torch.Tensor,
+               tau: float, forward_context=nullcontext) -> None:
+        """After the optimiser step (Algorithm 1 l. 18): enqueue the keys of the labelled batch.
+
+        out: the online model's output of this step (used when mode='none'); mel (B, N_mel, T), coch
+        (B, N_coch, T), labels (B,): the labelled rows; forward_context: e.g. the step's autocast.
+        """
+        if self.key_encoder is None:
+            self.queue.enqueue(self.features(out, tau)[: labels.shape[0]].detach(), labels)
+            return
+        self.momentum_update(model)
+        self.key_encoder.eval()
+        with forward_context():
+            kout = self.key_encoder(mel, coch)
+        self.queue.enqueue(self.features(kout, tau).float(), labels)

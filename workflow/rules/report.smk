@@ -157,7 +157,7 @@ rule results_index:
         results=lambda w, output: Path(output[0]).parent,
         profile=PROFILE,
     shell:
-        "python -m damer_lite.results_index --results {params.results} --profile {params.profile} "
+        "python -m damer_lite.report.results_index --results {params.results} --profile {params.profile} "
         "--datasets {params.datasets} > {log} 2>&1"
 
 

@@ -32,7 +32,7 @@ rule train:
         "-p feature_profile {params.feature_profile} -p train_profile {params.train_profile} "
         "-p target {wildcards.target} "
         "-p configuration '{wildcards.model}' -p seed {wildcards.seed} -p run_dir {params.run_dir} "
-        "-p device {params.device} > {log} 2>&1 && python -m damer_lite.relpaths {output.notebook}"
+        "-p device {params.device} > {log} 2>&1 && python -m damer_lite.report.relpaths {output.notebook}"
 
 
 rule experiments:
@@ -59,7 +59,7 @@ rule experiments:
         mem_mb=4000,
         runtime=120,
     shell:
-        "python -m damer_lite.experiments --store {params.store} --dataset {wildcards.dataset} "
+        "python -m damer_lite experiments --store {params.store} --dataset {wildcards.dataset} "
         "--results {params.results} --profile {params.profile} --targets {params.targets} "
         "--fractions {params.fractions} --seeds {params.seeds} --train-styles {params.styles} > {log} 2>&1"
 
@@ -85,7 +85,7 @@ rule cross_dataset:
         mem_mb=4000,
         runtime=240,
     shell:
-        "python -m damer_lite.experiments --cross {params.pairs} --results {params.results} "
+        "python -m damer_lite experiments --cross {params.pairs} --results {params.results} "
         "--profile {params.profile} --targets {params.targets} --seeds {params.seeds} > {log} 2>&1"
 
 
@@ -107,5 +107,5 @@ rule checkpoint:
         dataset=r"[^_/]+",
         target="arousal|valence",
     shell:
-        "python -m damer_lite.checkpoint export --runs {params.runs} --store {params.store} "
+        "python -m damer_lite.predict.checkpoint export --runs {params.runs} --store {params.store} "
         "--dataset {wildcards.dataset} --target {wildcards.target} --seed {params.seed} --out {output} > {log} 2>&1"

@@ -7,5 +7,5 @@ in=$1
 out=$2
 shift 2
 papermill "$in" "$out" --cwd . --no-progress-bar "$@"
-python -m damer_lite.relpaths "$out"
+python -m damer_lite.report.relpaths "$out"
 jupyter nbconvert --to html --log-level WARN "$out" --output-dir "$(dirname "$out")"

@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from damer_lite import ablation, paper_tables
+from damer_lite.config import METRICS, TARGETS
+from damer_lite.experiments import ablation
+from damer_lite.report import paper_tables
 
-METRICS = ("acc", "f1", "auc")
-TARGETS = ("arousal", "valence")
 PAPER_DATASETS = ("memo2496", "emomusic", "pmemo")  # Tables II-V; emomusic = the paper's "1000songs"
 DATASET_LABELS = {"memo2496": "Memo2496", "emomusic": "1000songs (emoMusic)", "pmemo": "PMEmo",
                   "deam": "DEAM", "synthmemo": "SynthMemo"}
@@ -277,3 +277,11 @@ def ablation_figure(runs: pd.DataFrame, metric: str = "acc"):
     fig.suptitle(f"Table V analogue: fused-head {metric.upper()} per module configuration", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def seed_summary(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Mean, sd (ddof=1, as every table here; NaN for one seed: undefined, not 0) and n of the fused-head
+    metrics over seeds, grouped by `by` (label-efficiency and style-shift rows)."""
+    g = df.groupby(by)[list(METRICS)]
+    out = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_sd")).join(g.size().rename("n_seeds"))
+    return out.reset_index()

@@ -46,8 +46,8 @@ def _err(msg: str) -> None:
 
 
 def run(args) -> int:
-    from .checkpoint import CheckpointError
-    from .predict import MAX_SPAN_S, Predictor, plot_predictions, summary_line
+    from damer_lite.predict.checkpoint import CheckpointError
+    from damer_lite.predict.predictor import MAX_SPAN_S, Predictor, plot_predictions, summary_line
 
     if args.window is not None and args.window <= 0:
         _err("--window must be > 0")

@@ -1,6 +1,6 @@
 """Make executed notebooks portable: replace the repository's absolute path in their outputs by '.'.
 
-    python -m damer_lite.relpaths results/notebooks/01_data_synthmemo.ipynb [...]
+    python -m damer_lite.report.relpaths results/notebooks/01_data_synthmemo.ipynb [...]
 
 The pipeline runs this on every executed notebook before exporting HTML, so that committed outputs do
 not carry the layout of the machine that produced them (paths printed by the code, warnings' file names).

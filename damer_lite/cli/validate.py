@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (`python -m damer_lite.datasets.validate --dataset ... --root ...`)."""
+    """Stand-alone entry point (`python -m damer_lite.cli.validate --dataset ... --root ...`)."""
     parser = argparse.ArgumentParser(prog="damer-lite")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from .config import _PROFILES, feature_profile
+from damer_lite.features.config import _PROFILES, feature_profile
 
 
 def add_parser(subparsers) -> None:
@@ -27,8 +27,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     """Load the manifest, extract, print the summary. Exit code 0 when at least one track succeeded."""
     from damer_lite.datasets import load_manifest
-
-    from .store import extract
+    from damer_lite.features.store import extract
 
     overrides = {"coch_method": args.coch_method} if getattr(args, "coch_method", None) else {}
     try:

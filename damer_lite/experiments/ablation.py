@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Config
+from damer_lite.config import METRICS, Config
 
 # Table V order: DSAF only, PCL only, SAML only, DSAF+PCL, PCL+SAML, DSAF+SAML, all three (= DAMER)
 ABLATIONS: dict[str, tuple[bool, bool, bool]] = {
@@ -26,7 +26,6 @@ ABLATIONS: dict[str, tuple[bool, bool, bool]] = {
     "damer": (True, True, True),
 }
 FULL = "damer"
-METRICS = ("acc", "f1", "auc")
 
 
 def ablation_config(base: Config, name: str) -> Config:
@@ -45,7 +44,7 @@ def run_grid(mel, coch, labels: dict[str, np.ndarray], splits, seeds: Iterable[i
 
     labels: {target: y (n,)}; splits: {(target, seed): split dict} or a callable (target, seed) -> split.
     """
-    from .train import train_run  # late import: keeps this module light for notebooks
+    from damer_lite.training.loop import train_run  # late import: keeps this module light for notebooks
 
     get_split: Callable = splits if callable(splits) else (lambda t, s: splits[(t, s)])
     rows = []

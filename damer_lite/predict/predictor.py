@@ -1,4 +1,4 @@
-"""Valence/arousal predictions for your own audio files from exported checkpoints (`damer_lite.checkpoint`).
+"""Valence/arousal predictions for your own audio files from exported checkpoints (`damer_lite.predict.checkpoint`).
 
     pred = Predictor.from_dir("results/checkpoints")            # {dataset}_arousal.pt + {dataset}_valence.pt
     df = pred.predict(["my_music/"])                            # one row per track (the default span)
@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .checkpoint import TARGETS, Checkpoint, CheckpointError, find_pair
-from .checkpoint import load as load_checkpoint
+from damer_lite.predict.checkpoint import TARGETS, Checkpoint, CheckpointError, find_pair
+from damer_lite.predict.checkpoint import load as load_checkpoint
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
 MAX_SPAN_S = 120.0
@@ -107,7 +107,7 @@ def probe_duration(path) -> float:
     """
     import soundfile as sf
 
-    from .features.audio import AudioError
+    from damer_lite.features.audio import AudioError
 
     p = Path(path)
     if not p.is_file():
@@ -137,7 +137,7 @@ def probe_duration(path) -> float:
 
 def default_span(duration_s: float, feature_config, max_span_s: float = MAX_SPAN_S) -> tuple[float, float]:
     """The checkpoint's window rule for a track of `duration_s` seconds (see the module docstring)."""
-    from .datasets.manifest import analysis_window
+    from damer_lite.datasets.manifest import analysis_window
 
     ws, we = float(feature_config.window_start_s), feature_config.window_end_s
     length = float(max_span_s) if we is None else min(float(we) - ws, float(max_span_s))
@@ -178,7 +178,7 @@ class Predictor:
 
     def __init__(self, arousal: Checkpoint | None = None, valence: Checkpoint | None = None,
                  device: str | torch.device | None = None, batch_size: int = 32):
-        from .train import resolve_device
+        from damer_lite.training.precision import resolve_device
 
         self.checkpoints = {t: c for t, c in (("arousal", arousal), ("valence", valence)) if c is not None}
         if not self.checkpoints:
@@ -234,7 +234,7 @@ class Predictor:
     def plan(self, files, window_s: float | None = None, hop_s: float | None = None,
              max_span_s: float = MAX_SPAN_S) -> tuple[list[Segment], list[dict]]:
         """Segments to analyse per file, and error rows for files whose header cannot be read."""
-        from .features.audio import AudioError
+        from damer_lite.features.audio import AudioError
 
         segments, errors = [], []
         for f in files:
@@ -258,7 +258,7 @@ class Predictor:
     # -------------------------------------------------------------------------------------------- running
     def features(self, path, start_s: float | None, end_s: float | None) -> dict:
         """mel (n_mels, T), coch (n_coch, T) of one span, exactly as the feature store computes them."""
-        from .features.store import compute_track
+        from damer_lite.features.store import compute_track
 
         feat_device = self.device if self.device.type != "cpu" else None
         return compute_track(path, self.feature_config, start_s, end_s, device=feat_device)
@@ -266,7 +266,7 @@ class Predictor:
     @torch.no_grad()
     def probabilities(self, mel: np.ndarray, coch: np.ndarray) -> dict[str, np.ndarray]:
         """mel (B, n_mels, T), coch (B, n_coch, T) raw features -> {target: P(class 1) of the fused head (B,)}."""
-        from .train import predict as model_predict
+        from damer_lite.training.loop import predict as model_predict
 
         out = {}
         for t, c in self.checkpoints.items():
@@ -276,7 +276,7 @@ class Predictor:
 
     def predict_segments(self, segments, progress: bool = True) -> pd.DataFrame:
         """Rows for explicit segments (Segment objects or (path, start_s, end_s) tuples)."""
-        from .features.audio import AudioError
+        from damer_lite.features.audio import AudioError
 
         if progress:
             from tqdm.auto import tqdm

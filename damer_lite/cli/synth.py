@@ -1,16 +1,14 @@
-"""The `damer-lite` command line: synth | features | train | validate | predict | bench."""
+"""`damer-lite synth`: generate SynthMemo, the project's synthetic miniature of Memo2496, in its layout.
+
+    damer-lite synth --out data/synthmemo_quick --size quick
+"""
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from damer_lite import __version__, predict_command, train_command
-from damer_lite.datasets import validate
-from damer_lite.features import command as features_command
 
-
-def _add_synth(sub) -> None:
+def add_parser(sub) -> None:
     p = sub.add_parser("synth", help="generate SynthMemo, a synthetic miniature of Memo2496, in its layout")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--size", choices=["smoke", "quick"], default=None,
@@ -22,10 +20,10 @@ def _add_synth(sub) -> None:
     p.add_argument("--format", choices=["flac", "wav"], default="flac", help="audio format")
     p.add_argument("--if-absent", action="store_true",
                    help="do nothing when OUT already holds a complete SynthMemo made with the same arguments")
-    p.set_defaults(func=_run_synth)
+    p.set_defaults(func=run)
 
 
-def _run_synth(args) -> int:
+def run(args) -> int:
     from damer_lite.datasets import synth
 
     size = synth.SIZES[args.size or "smoke"]
@@ -54,24 +52,3 @@ def _run_synth(args) -> int:
         f"{s['annotators_retrained']} retrained; written to {s['out']}"
     )
     return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="damer-lite", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"damer-lite {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    _add_synth(sub)
-    validate.add_parser(sub)
-    features_command.add_parser(sub)
-    train_command.add_parser(sub)
-    predict_command.add_parser(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-TARGETS = ("arousal", "valence")
+from damer_lite.config import TARGETS
+
 TARGET_COLORS = {"arousal": "C0", "valence": "C2"}
 CLASS_NAMES = {"arousal": ("low (≤ 0)", "high (> 0)"), "valence": ("negative (≤ 0)", "positive (> 0)")}
 LN2 = math.log(2.0)

@@ -22,9 +22,9 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from .datasets.manifest import analysis_window
-from .features import store
-from .features.config import FeatureConfig
+from damer_lite.datasets.manifest import analysis_window
+from damer_lite.features import store
+from damer_lite.features.config import FeatureConfig
 
 PAPER_WINDOW = (15.0, 60.0)  # (start_s, length_s): 15-75 s, §III-C
 
@@ -131,7 +131,7 @@ def band_frequencies(cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     """Centre frequencies in Hz: (n_mels,) of the Mel filters and (n_coch,) of the gammatone channels."""
     import librosa
 
-    from .features.cochleagram import erb_centre_freqs
+    from damer_lite.features.cochleagram import erb_centre_freqs
 
     mel_hz = librosa.mel_frequencies(cfg.n_mels + 2, fmin=cfg.mel_fmin, fmax=cfg.mel_fmax_hz)[1:-1]
     coch_hz = erb_centre_freqs(cfg.n_coch, cfg.coch_fmin, cfg.coch_fmax_hz)
@@ -144,9 +144,9 @@ def full_resolution(audio_path, cfg: FeatureConfig, start_s=None, end_s=None) ->
     Returns {'mel': (n_mels, frames), 'coch': (n_coch, frames'), 'seconds': (start_s, end_s) read,
     'hop_s': hop N/2 in seconds}.
     """
-    from .features.audio import load_audio
-    from .features.cochleagram import cochleagram
-    from .features.mel import log_mel
+    from damer_lite.features.audio import load_audio
+    from damer_lite.features.cochleagram import cochleagram
+    from damer_lite.features.mel import log_mel
 
     x, info = load_audio(audio_path, cfg.sr, start_s, end_s, mono=True)  # (n,)
     mel = log_mel(x, cfg).numpy()  # (n_mels, frames)

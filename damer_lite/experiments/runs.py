@@ -2,52 +2,63 @@
 
 A run is (dataset, target, configuration, seed). `configuration` is one of the 7 module combinations of
 Table V (`ablation.ABLATIONS`: dsaf, pcl, saml, dsaf+pcl, pcl+saml, dsaf+saml, damer) or a baseline
-(`baselines.KINDS`: mel_transformer, coch_transformer, concat_linear, svm). Each run folder holds:
+(`training.baselines.KINDS`: mel_transformer, coch_transformer, concat_linear, svm). Each run folder holds
+(written by `training.runio.save_run`, run.json last):
 
     run.json        what was run (dataset, target, configuration, seed, profile, feature store, split sizes)
+                    and its provenance (git commit, versions, device, precision actually used)
     metrics.json    test metrics per head (DAMER: mel, coch, fuse, ensemble; baselines: their own name)
     history.json    per-epoch losses and PCL/SAML statistics (DAMER and the transformer baselines)
-    config.json     the resolved training config
-    embeddings.npz  DAMER only: fused test embeddings at epoch 0 and at the end (t-SNE, Fig. 7)
-    model.pt, standardiser.npz   DAMER only: weights and train-split feature statistics (not committed)
+    config.json     the resolved training config (DAMER and the transformer baselines)
+    embeddings.npz  fused test embeddings at epoch 0 and at the end (t-SNE, Fig. 7)
+    model.pt, standardiser.npz   weights and train-split feature statistics (not committed)
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from damer_lite import ablation
-from damer_lite.config import load_config
+from damer_lite.config import METRICS, load_config
 from damer_lite.datasets.manifest import split as make_split
-from damer_lite.model import baselines
+from damer_lite.experiments import ablation
+from damer_lite.training import baselines
+from damer_lite.training.data import binary_labels, load_training_data
+from damer_lite.training.loop import train_run
 
 CONFIGURATIONS = tuple(ablation.ABLATIONS)
 BASELINES = tuple(baselines.KINDS)
-METRICS = ("acc", "f1", "auc")
+RUN_KEYS = ("dataset", "target", "configuration", "seed")
+
+
+def fused_metrics(metrics: dict) -> dict:
+    """ACC/F1/AUC of DAMER's fused head from a run's metrics."""
+    return {k: float(metrics["fuse"][k]) for k in METRICS}
 
 
 def execute(store_dir, target: str, configuration: str, seed: int, profile: str, run_dir,
             device: str | None = None, test_size: float = 0.3, dataset: str | None = None) -> dict:
-    """Train and evaluate one grid cell on a feature store; write the run folder; return the metrics."""
-    from damer_lite.train import train_run
-    from damer_lite.train_command import load_training_data
+    """Train and evaluate one grid cell on a feature store; write the run folder; return the metrics.
 
+    An unfinished run in `run_dir` (a killed job) resumes after its last completed epoch."""
     if configuration not in CONFIGURATIONS + BASELINES:
         raise ValueError(f"unknown configuration {configuration!r}; known: {CONFIGURATIONS + BASELINES}")
     mel, coch, table = load_training_data(store_dir)
     split = make_split(table, target, seed, test_size=test_size)
-    y = (table[target].to_numpy(dtype=float) > 0).astype(np.int64)  # binarised at zero (§V-A)
+    y = binary_labels(table, target)
     cfg = load_config(profile_name=profile)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    info = {"dataset": dataset or Path(store_dir).name.rsplit("-", 1)[0], "target": target,
+            "configuration": configuration, "seed": int(seed), "profile": profile,
+            "feature_store": Path(store_dir).name, "n_train": int(len(split["train"])),
+            "n_test": int(len(split["test"]))}
     if configuration in CONFIGURATIONS:
         res = train_run(mel, coch, y, split, ablation.ablation_config(cfg, configuration), out_dir=run_dir,
-                        device=device, seed=seed)
+                        device=device, seed=seed, info=info)
     else:
         features = None
         if configuration == "svm":
@@ -57,14 +68,7 @@ def execute(store_dir, target: str, configuration: str, seed: int, profile: str,
             # rows of the store arrays that load_training_data kept, in its order
             features = np.asarray(hand)[table["row"].to_numpy()] if np.size(hand) else None
         res = baselines.run_baseline(configuration, mel, coch, y, split, cfg, seed=seed, out_dir=run_dir,
-                                     device=device, features=features)
-    info = {"dataset": dataset or Path(store_dir).name.rsplit("-", 1)[0], "target": target,
-            "configuration": configuration, "seed": int(seed), "profile": profile,
-            "feature_store": Path(store_dir).name, "n_train": int(len(split["train"])),
-            "n_test": int(len(split["test"]))}
-    tmp = run_dir / "run.json.tmp"
-    tmp.write_text(json.dumps(info, indent=1))
-    os.replace(tmp, run_dir / "run.json")  # written last: a run folder with run.json is complete
+                                     device=device, features=features, info=info)
     return res["metrics"]
 
 
@@ -79,6 +83,9 @@ def collect(runs_dir) -> pd.DataFrame:
     rows = []
     for info_path in sorted(Path(runs_dir).rglob("run.json")):
         info = json.loads(info_path.read_text())
+        missing = [k for k in RUN_KEYS if k not in info]
+        if missing:
+            raise ValueError(f"{info_path}: not a grid run (no {missing}); keep other runs outside {runs_dir}")
         metrics = json.loads((info_path.parent / "metrics.json").read_text())
         primary = primary_head(metrics)
         for head, m in metrics.items():

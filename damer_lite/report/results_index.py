@@ -1,6 +1,6 @@
 """Write results/README.md: every table, figure and executed notebook, what it is and what made it.
 
-    python -m damer_lite.results_index --results results --profile quick --datasets synthmemo
+    python -m damer_lite.report.results_index --results results --profile quick --datasets synthmemo
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def build(results: Path, profile: str, datasets: list[str]) -> str:
 
 
 def _metrics_summary(results: Path) -> list[str]:
-    from damer_lite.runs import collect
+    from damer_lite.experiments.runs import collect
 
     df = collect(results / "runs") if (results / "runs").exists() else None
     if df is None or df.empty:

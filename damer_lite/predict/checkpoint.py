@@ -15,7 +15,7 @@ lists, dicts) only:
     feature_config      dict                      FeatureConfig.to_dict() of the store the model was trained on
     feature_config_hash str                       FeatureConfig.hash() of it (12 hex digits)
     standardiser        {mel_mean, mel_std, coch_mean, coch_std}: float64 tensors (n_bins,), the per-bin
-                        statistics of the run's training rows (train.Standardiser)
+                        statistics of the run's training rows (training.data.Standardiser)
     card                dict                      the model card (see CARD_FIELDS)
 
 `load` refuses (CheckpointError) a file that is not such a dict, lacks or has malformed fields, whose stored
@@ -37,9 +37,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from damer_lite.config import TARGETS
+
 FORMAT = "damer-lite-checkpoint"
 FORMAT_VERSION = 1
-TARGETS = ("arousal", "valence")
 SUFFIX = ".pt"
 CARD_FIELDS = (
     "name", "dataset", "target", "classes", "head", "configuration", "profile", "seed", "feature_store",
@@ -116,14 +117,11 @@ class Checkpoint:
         return self.feature_config.hash()
 
     def standardise(self, mel, coch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(.., n_mel, T), (.., n_coch, T) -> float32 tensors standardised with the training statistics.
+        """(.., n_mel, T), (.., n_coch, T) -> float32 tensors standardised with the training statistics
+        (the training run's own `Standardiser`, so outputs match the pipeline's)."""
+        from damer_lite.training.data import Standardiser
 
-        The same arithmetic as train.Standardiser (float64, then float32), so outputs match the pipeline's.
-        """
-        s = self.stats
-        m = (np.asarray(mel, dtype=np.float64) - s["mel_mean"][:, None]) / s["mel_std"][:, None]
-        c = (np.asarray(coch, dtype=np.float64) - s["coch_mean"][:, None]) / s["coch_std"][:, None]
-        return torch.from_numpy(m.astype(np.float32)), torch.from_numpy(c.astype(np.float32))
+        return Standardiser.from_stats(**self.stats)(mel, coch)
 
     def summary(self) -> str:
         c = self.card
@@ -212,9 +210,9 @@ def export(run_dir, store_dir, out, card_extra: dict | None = None) -> Path:
                               f"not {Path(st['dir']).name}")
     shape = (fcfg.n_mels, fcfg.n_coch, fcfg.n_tokens)
 
-    with np.load(run_dir / "standardiser.npz") as z:
-        stats = {"mel_mean": z["mel_mu"], "mel_std": z["mel_sd"], "coch_mean": z["coch_mu"], "coch_std": z["coch_sd"]}
-    stats = {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in stats.items()}
+    from damer_lite.training.data import Standardiser
+
+    stats = Standardiser.load(run_dir / "standardiser.npz").stats()
     _check_stats(stats, shape, str(run_dir / "standardiser.npz"))
 
     try:
@@ -281,7 +279,7 @@ def _export_time() -> str:
 
 
 def _damer_configurations() -> tuple[str, ...]:
-    from damer_lite import ablation
+    from damer_lite.experiments import ablation
 
     return tuple(ablation.ABLATIONS)
 
@@ -296,8 +294,11 @@ def _trained_on(info: dict, n_train, fcfg) -> str:
             f"{fcfg.n_mels} Mel x {fcfg.n_coch} gammatone bins x {fcfg.n_tokens} tokens")
 
 
-def export_best(runs_dir, store_dir, dataset: str, target: str, seed: int, out) -> Path:
+def export_seed_run(runs_dir, store_dir, dataset: str, target: str, seed: int, out) -> Path:
     """Export the full-DAMER ('damer' configuration) run of (dataset, target, seed) under runs_dir to `out`.
+
+    This selects nothing: the pipeline exports the run of one seed fixed in advance (its showcase seed), so
+    no checkpoint is chosen by its test score.
 
     Looks in runs_dir/{dataset}/{target}/damer/seed{seed} (the pipeline's layout), else searches runs_dir
     for a run.json with those fields.
@@ -432,8 +433,8 @@ def load(path, feature_config=None, device: str | torch.device = "cpu") -> Check
 
 # ------------------------------------------------------------------------------------------------ command
 def main(argv: list[str] | None = None) -> int:
-    """python -m damer_lite.checkpoint export|show ... (used by the pipeline)."""
-    p = argparse.ArgumentParser(prog="python -m damer_lite.checkpoint", description=__doc__.split("\n")[0])
+    """python -m damer_lite.predict.checkpoint export|show ... (used by the pipeline)."""
+    p = argparse.ArgumentParser(prog="python -m damer_lite.predict.checkpoint", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("export", help="export the 'damer' run of (dataset, target, seed) as one checkpoint")
     e.add_argument("--runs", required=True, help="runs folder (RESULTS/runs)")
@@ -447,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.cmd == "export":
-            out = export_best(args.runs, args.store, args.dataset, args.target, args.seed, args.out)
+            out = export_seed_run(args.runs, args.store, args.dataset, args.target, args.seed, args.out)
             print(f"checkpoint: {load(out).summary()} -> {out}")
         else:
             ck = load(args.path)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .model.damer import DAMER, count_parameters
+from damer_lite.model.damer import DAMER, count_parameters
 
 
 @dataclass
@@ -256,8 +256,8 @@ def profile_models(names=("quick", "paper"), time_tokens: str | None = "paper") 
     the profile `time_tokens`, the token_axis='time' variant. Keys are column names for `parameter_table`."""
     import copy
 
-    from .config import profile
-    from .features.config import feature_profile
+    from damer_lite.config import profile
+    from damer_lite.features.config import feature_profile
 
     models: dict[str, torch.nn.Module] = {}
     for name in names:
