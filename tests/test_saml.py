@@ -37,7 +37,7 @@ def test_supcon_edge_cases():
     keys, kl = torch.randn(10, 8), torch.tensor([0, 1] * 5)
     s = supcon_queue_loss(qf, ql, keys, kl, positives="sum")
     m = supcon_queue_loss(qf, ql, keys, kl, positives="mean")
-    assert float(s) == pytest.approx(5 * float(m), rel=1e-5)  # 5 positives per query
+    assert float(s.detach()) == pytest.approx(5 * float(m.detach()), rel=1e-5)  # 5 positives per query
     with pytest.raises(ValueError):
         supcon_queue_loss(qf, ql, keys, kl, positives="max")
 
@@ -62,3 +62,41 @@ def test_supcon_decreases_on_separable_toy_problem():
     assert losses[-1] - floor < 0.2 * (losses[0] - floor)
     s = q.stats()
     assert s["queue_coverage"] == pytest.approx([0.5, 0.5])
+
+
+def _hand_supcon(queries, q_labels, keys, k_labels, tau, positives):
+    """Eq. 19-20 in plain python: cosine similarities / τ, log-softmax over the memory, minus the sum (or the
+    mean) of the positives' log-probabilities per query, averaged over the queries."""
+    def unit(v):
+        n = math.sqrt(sum(x * x for x in v))
+        return [x / n for x in v]
+
+    losses = []
+    for q, yq in zip(queries, q_labels, strict=True):
+        q = unit(q)
+        s = [sum(a * b for a, b in zip(q, unit(k), strict=True)) / tau for k in keys]
+        log_z = math.log(sum(math.exp(v) for v in s))
+        pos = [s_j - log_z for s_j, yk in zip(s, k_labels, strict=True) if yk == yq]
+        total = -sum(pos)
+        losses.append(total / max(len(pos), 1) if positives == "mean" else total)
+    return sum(losses) / len(losses)
+
+
+@pytest.mark.parametrize("positives", ["sum", "mean"])
+def test_supcon_matches_hand_computation(positives):
+    queries = [[1.0, 0.0], [0.6, 0.8], [3.0, 4.0], [0.0, -2.0]]  # not unit length: normalised inside
+    q_labels = [0, 1, 1, 2]  # the last query has no positive in the memory: it adds 0
+    keys = [[1.0, 0.0], [0.0, 2.0], [0.8, 0.6], [-1.0, 0.0]]
+    k_labels = [0, 1, 0, 1]
+    tau = 0.5
+    got = supcon_queue_loss(torch.tensor(queries), torch.tensor(q_labels), torch.tensor(keys),
+                            torch.tensor(k_labels), tau=tau, positives=positives)
+    want = _hand_supcon(queries, q_labels, keys, k_labels, tau, positives)
+    assert float(got) == pytest.approx(want, rel=1e-6)
+    # the first query by hand, written out: similarities 1, 0, 0.8, -1 over τ = 0.5; positives keys 1 and 3
+    s = [2.0, 0.0, 1.6, -2.0]
+    log_z = math.log(sum(math.exp(v) for v in s))
+    first = -((2.0 - log_z) + (1.6 - log_z))
+    one = supcon_queue_loss(torch.tensor(queries[:1]), torch.tensor(q_labels[:1]), torch.tensor(keys),
+                            torch.tensor(k_labels), tau=tau, positives=positives)
+    assert float(one) == pytest.approx(first / 2 if positives == "mean" else first, rel=1e-6)

@@ -125,11 +125,38 @@ def test_empty_inputs_give_empty_tables():
 
 
 def test_ablation_figure_with_paper_dataset():
+    import matplotlib.container
     import matplotlib.pyplot as plt
 
-    df = pd.concat([toy_runs(2), toy_runs(2, dataset="memo2496")], ignore_index=True)
+    df = pd.concat([toy_runs(3), toy_runs(2, dataset="memo2496")], ignore_index=True)
     fig = tables.ablation_figure(df)
     assert len(fig.axes) == 4
+    names = list(ablation.ABLATIONS)
+    pv = paper_tables.table_v()
+    panels = [(ds, tgt) for ds in ("memo2496", "synthmemo") for tgt in ("arousal", "valence")]  # rows, columns
+    for ax, (ds, tgt) in zip(fig.axes, panels, strict=True):
+        bars = [c for c in ax.containers if isinstance(c, matplotlib.container.ErrorbarContainer)]
+        assert len(bars) == len(names)
+        dots = [ln for ln in ax.get_lines() if ln.get_marker() == "o" and ln.get_color() == "0.65"]
+        assert len(dots) == len(names)
+        for k, (cfg, bar, dot) in enumerate(zip(names, bars, dots, strict=True)):
+            v = 100 * df[(df["dataset"] == ds) & (df["target"] == tgt) & (df["configuration"] == cfg)
+                         & df["primary"]]["acc"].to_numpy()
+            np.testing.assert_allclose(np.sort(dot.get_ydata()), np.sort(v), atol=1e-9)  # the seeds
+            mean_line, _, (segments,) = bar.lines
+            assert list(mean_line.get_xdata()) == [k]
+            assert mean_line.get_ydata()[0] == pytest.approx(v.mean())
+            (x0, lo), (x1, hi) = segments.get_segments()[0]
+            assert x0 == x1 == k
+            assert (lo, hi) == pytest.approx((v.mean() - v.std(ddof=1), v.mean() + v.std(ddof=1)))
+        quoted = [ln for ln in ax.get_lines() if ln.get_marker() == "D"]
+        if ds == "memo2496":  # the paper's Table V values as open diamonds
+            q = pv[(pv["dataset"] == ds) & (pv["target"] == tgt)]
+            assert len(quoted) == 1 and len(q) > 0
+            np.testing.assert_allclose(quoted[0].get_xdata(), [names.index(c) for c in q["configuration"]])
+            np.testing.assert_allclose(quoted[0].get_ydata(), q["acc"].to_numpy())
+        else:
+            assert quoted == []
     plt.close(fig)
 
 

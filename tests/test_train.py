@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+import damer_lite.training.loop as loop_module
 import damer_lite.training.precision as precision
 from damer_lite.config import apply_overrides, profile
 from damer_lite.experiments.ablation import (
@@ -47,8 +48,25 @@ def test_each_ablation_trains_one_epoch(name):
     for head in ("fuse", "ensemble", "mel", "coch"):
         assert set(m[head]) == {"acc", "f1", "auc"}
     h = res["history"]["epochs"][0]
-    assert ("loss_pl" in h) and (("mask_ratio" in h) == ABLATIONS[name][1])
-    assert ("queue_entropy" in h) == ABLATIONS[name][2]
+    dsaf, pcl, saml = ABLATIONS[name]
+    assert ("mask_ratio" in h) == pcl and ("confidence" in h) == pcl
+    assert ("queue_entropy" in h) == saml
+    for key in ("loss_total", "loss_cls", "loss_pl", "loss_cons", "loss_cont"):
+        assert np.isfinite(h[key]), key
+    # the auxiliary losses are logged for every configuration, but are exactly 0 when their module is off
+    if pcl:  # some rows pass θ_1 = 0.35 (eq9, one epoch) and the two views never agree exactly
+        assert h["loss_pl"] > 0 and h["loss_cons"] > 0 and 0 < h["mask_ratio"] <= 1
+    else:
+        assert h["loss_pl"] == 0.0 and h["loss_cons"] == 0.0
+    if saml:  # the queue is empty at the first step only
+        assert h["loss_cont"] > 0 and h["queue_filled"] > 0
+    else:
+        assert h["loss_cont"] == 0.0
+    # Eq. 21 with the default weights (λ1..λ4 = 1, 0.8, 0.2, 0.1), averaged over the steps of the epoch
+    lam = res["config"].loss
+    assert h["loss_total"] == pytest.approx(lam.lambda_cls * h["loss_cls"] + lam.lambda_pl * h["loss_pl"]
+                                            + lam.lambda_cons * h["loss_cons"] + lam.lambda_cont * h["loss_cont"],
+                                            rel=1e-5)
 
 
 def test_same_seed_same_metrics_and_outputs(tmp_path):
@@ -113,20 +131,114 @@ def test_training_never_depends_on_test_rows():
         assert torch.equal(v, b["model"].state_dict()[k])
 
 
-def test_gpu_code_path_runs_on_cpu(monkeypatch):
+def test_precision_lookup_and_cpu_runs(monkeypatch):
     mel, coch, y, split = _data()
     monkeypatch.setattr(precision, "native_bf16_cpu", lambda: False)  # a CPU without native bf16: fp32
     res = train_run(mel, coch, y, split, _cfg("train.amp=on"), device="cpu", seed=0)
     assert res["metrics"]["amp"] is False and res["metrics"]["device"] == "cpu"
+    assert res["provenance"]["precision"] == "fp32"
     monkeypatch.setattr(precision, "native_bf16_cpu", lambda: True)  # one with it: bf16 autocast
     assert precision.amp_dtype(_cfg("train.amp=auto"), torch.device("cpu")) == torch.bfloat16
     assert precision.amp_dtype(_cfg("train.amp=off"), torch.device("cpu")) is None
     res = train_run(mel, coch, y, split, _cfg("train.amp=bf16"), device="cpu", seed=0)
     assert res["metrics"]["amp"] == "bfloat16" and np.isfinite(res["history"]["epochs"][0]["loss_total"])
     assert precision.amp_dtype(_cfg(), torch.device("cuda")) == torch.float16
+    assert not precision.grad_scaler(torch.device("cpu"), torch.bfloat16).is_enabled()
+    assert precision.grad_scaler(torch.device("cpu"), torch.float16).is_enabled()
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA"):
             train_run(mel, coch, y, split, _cfg(), device="cuda")
+
+
+class _FakeCuda(str):
+    """A device that the training loop takes for a GPU (`.type == 'cuda'`) while tensors `.to()` it stay on
+    the CPU (torch reads it as the string 'cpu'): runs the branches that only run on a GPU, on CPU."""
+
+    type = "cuda"
+
+
+def _epoch_inputs(cfg, dev, pool=True, seed=0):
+    """What train_run hands to train_epoch: the model, SAML, parts on `dev`, Adam, generator."""
+    from damer_lite.model.saml import SAML
+    from damer_lite.training.data import Part, Standardiser, on_device
+    from damer_lite.training.loop import build_model
+
+    mel, coch, y, split = _data()
+    tr = split["train"]
+    lab, unl = (tr[:17], tr[17:]) if pool else (tr, tr[:0])
+    std = Standardiser(mel[tr], coch[tr])
+    torch.manual_seed(seed)
+    model = build_model("damer", cfg, 128, 84, T)
+    data = {"train": on_device(Part(*std(mel[lab], coch[lab]), torch.from_numpy(y[lab])), dev)}
+    if pool:
+        data["pool"] = on_device(Part(*std(mel[unl], coch[unl]), None), dev)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    return model, SAML(model, cfg), data, opt, torch.Generator().manual_seed(seed)
+
+
+def _two_epochs(cfg, dev, amp, scaler, pool=True):
+    from damer_lite.training.loop import train_epoch
+
+    model, saml, data, opt, gen = _epoch_inputs(cfg, dev, pool)
+    history = {"steps": {"queue_entropy": []}}
+    recs = [train_epoch(model, saml, data, cfg, opt, scaler, gen, dev, amp, 1.0, 0.5, history) for _ in range(2)]
+    return model, recs, history
+
+
+def test_gpu_code_paths_run_on_cpu(monkeypatch):
+    """The code that only runs on a GPU, run on the CPU: (1) parts copied to the device once and batch
+    indices moved there (`dev.type != 'cpu'`), (2) fp16 autocast with an enabled GradScaler (CUDA's
+    precision). Both must train exactly what the plain CPU path trains (loss scaling by a power of two is
+    exact in fp32), or at least train finite numbers (fp16)."""
+    from damer_lite.training.data import Part, on_device
+
+    cfg = _cfg("pcl.source=pool", "train.amp=off")
+    cpu = torch.device("cpu")
+    fake = _FakeCuda("cpu")
+    # on_device's non-CPU branch makes a new Part (labels kept; none for the pool)
+    p = Part(torch.zeros(2, 3, 4), torch.ones(2, 5, 4), torch.tensor([0, 1]))
+    assert on_device(p, cpu) is p
+    moved = on_device(p, fake)
+    assert moved is not p and torch.equal(moved.y, p.y) and torch.equal(moved.coch, p.coch)
+    assert on_device(Part(p.mel, p.coch, None), fake).y is None and on_device(None, fake) is None
+
+    off = precision.grad_scaler(cpu, None)
+    ref_model, ref_recs, ref_hist = _two_epochs(cfg, cpu, None, off)
+    # (1) the GPU branch of train_epoch / on_device, fp32: the same numbers as the CPU path
+    gpu_model, gpu_recs, gpu_hist = _two_epochs(cfg, fake, None, off)
+    assert gpu_recs == ref_recs and gpu_hist == ref_hist
+    for k, v in ref_model.state_dict().items():
+        assert torch.equal(v, gpu_model.state_dict()[k]), k
+    # (2a) the fp16 loss-scaling path with an enabled GradScaler, fp32 compute: scale 2^16, unscale before
+    # clipping; exact powers of two, so again the same weights
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 16)
+    assert scaler.is_enabled()
+    sc_model, sc_recs, _ = _two_epochs(cfg, cpu, None, scaler)
+    assert scaler.get_scale() == 2.0 ** 16  # no inf/NaN step was skipped
+    assert sc_recs == ref_recs
+    for k, v in ref_model.state_dict().items():
+        assert torch.equal(v, sc_model.state_dict()[k]), k
+    # (2b) fp16 autocast + scaler as on CUDA (amp_dtype -> float16): runs, finite, parameters stay fp32
+    dtypes = []
+    real_autocast = loop_module.autocast
+
+    def spy(dev, amp):
+        dtypes.append(amp)
+        return real_autocast(dev, amp)
+
+    monkeypatch.setattr(loop_module, "autocast", spy)
+    fp16_scaler = precision.grad_scaler(cpu, torch.float16)
+    fp16_model, fp16_recs, _ = _two_epochs(cfg, cpu, torch.float16, fp16_scaler)
+    assert set(dtypes) == {torch.float16} and fp16_scaler.is_enabled()
+    assert all(np.isfinite(r["loss_total"]) for r in fp16_recs)
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in fp16_model.parameters())
+    assert any(not torch.equal(p, q) for p, q in zip(fp16_model.parameters(), ref_model.parameters(), strict=True))
+    # the whole run with fp16 chosen by amp_dtype (as on CUDA): precision recorded, loss scaling on
+    monkeypatch.setattr(loop_module, "amp_dtype", lambda cfg, dev: torch.float16)
+    mel, coch, y, split = _data()
+    res = train_run(mel, coch, y, split, _cfg(), device="cpu", seed=0)
+    assert res["metrics"]["amp"] == "float16" and res["provenance"]["precision"] == "float16"
+    assert np.isfinite(res["history"]["epochs"][0]["loss_total"])
 
 
 def test_pool_source_val_selection_and_variants():

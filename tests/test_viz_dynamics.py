@@ -25,7 +25,8 @@ def _write_run(root, target, epochs=4, steps_per_epoch=3, n_test=24, seed=0):
         eps.append({"epoch": t, "tau": 1.5 - 0.8 * rho, "theta": 0.65 - 0.3 * rho, "confidence": 0.6 + 0.05 * t,
                     "reliability": 0.99, "pl_strength": 0.6 + 0.05 * t, "mask_ratio": min(1.0, 0.5 + 0.2 * t),
                     "loss_total": 1.0, "queue_filled": 16, "queue_entropy": 0.69,
-                    "queue_coverage": [0.5, 0.5], "queue_centroid_dist": [0.7 - 0.05 * t, 0.72 - 0.05 * t]})
+                    "queue_coverage": [0.55 - 0.01 * t, 0.45 + 0.01 * t],
+                    "queue_centroid_dist": [0.7 - 0.05 * t, 0.72 - 0.05 * t]})
     steps = [0.60] * steps_per_epoch + [0.69, 0.68, 0.69] * (epochs - 1)
     (d / "history.json").write_text(json.dumps({"epochs": eps, "steps": {"queue_entropy": steps}}))
     (d / "config.json").write_text(json.dumps({"pcl": {"tau_max": 1.5, "tau_min": 0.7, "theta_values": "paper_sec5",
@@ -56,6 +57,59 @@ def test_load_dynamics_and_figures(runs_dir):
         fig = f(dyn)
         assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 3
         plt.close(fig)
+
+
+def _line(ax, label):
+    """The one line of `ax` with this legend label."""
+    found = [ln for ln in ax.get_lines() if ln.get_label() == label]
+    assert len(found) == 1, (label, [ln.get_label() for ln in ax.get_lines()])
+    return found[0]
+
+
+def _xy(line):
+    return np.asarray(line.get_xdata(), dtype=float), np.asarray(line.get_ydata(), dtype=float)
+
+
+def test_fig5_plots_the_logged_history(runs_dir):
+    dyn = vd.load_dynamics(runs_dir, "toyset", "damer", 0)
+    hist = {t: json.loads((runs_dir / "toyset" / t / "damer" / "seed0" / "history.json").read_text())["epochs"]
+            for t in dyn}
+    fig = vd.fig5(dyn)
+    a, b, c = fig.axes
+    for target, eps in hist.items():
+        epochs = [e["epoch"] for e in eps]
+        for ax, key, label in ((a, "confidence", "confidence c"), (a, "reliability", "reliability r"),
+                               (b, "pl_strength", "PL strength"), (b, "mask_ratio", "mask ratio")):
+            x, y = _xy(_line(ax, f"{target}: {label}"))
+            np.testing.assert_array_equal(x, epochs)
+            np.testing.assert_allclose(y, [e[key] for e in eps], rtol=0, atol=1e-12)
+    first = hist["arousal"]  # the schedule panel is drawn from the first run
+    np.testing.assert_allclose(_xy(_line(c, "τ_t (logged)"))[1], [e["tau"] for e in first], atol=1e-12)
+    np.testing.assert_allclose(_xy(_line(c, "θ_t (logged, linear form)"))[1], [e["theta"] for e in first],
+                               atol=1e-12)
+    # the dotted alternative: Algorithm 1's θ form over the same epochs, max(θmin, θ0 (1 - t/T))
+    alt_x, alt_y = _xy(_line(c, "θ_t if pcl.theta_form=alg1"))
+    np.testing.assert_allclose(alt_y, [max(0.35, 0.65 * (1 - t / 4)) for t in alt_x], atol=1e-12)
+    plt.close(fig)
+
+
+def test_fig6_plots_the_queue_statistics(runs_dir):
+    dyn = vd.load_dynamics(runs_dir, "toyset", "damer", 0)
+    fig = vd.fig6(dyn)
+    a, b, c = fig.axes
+    for target in dyn:
+        hist = json.loads((runs_dir / "toyset" / target / "damer" / "seed0" / "history.json").read_text())
+        steps, eps = hist["steps"]["queue_entropy"], hist["epochs"]
+        x, y = _xy(_line(a, target))
+        np.testing.assert_array_equal(x, np.arange(1, len(steps) + 1))
+        np.testing.assert_allclose(y, steps, atol=1e-12)
+        for k in (0, 1):
+            cov = [ln for ln in b.get_lines() if ln.get_label().startswith(f"{target}: class {k} ")]
+            assert len(cov) == 1
+            np.testing.assert_allclose(_xy(cov[0])[1], [e["queue_coverage"][k] for e in eps], atol=1e-12)
+            np.testing.assert_allclose(_xy(_line(c, f"{target}: class {k}"))[1],
+                                       [e["queue_centroid_dist"][k] for e in eps], atol=1e-12)
+    plt.close(fig)
 
 
 def test_missing_runs(tmp_path):
@@ -121,4 +175,10 @@ def test_tsne_separation_higher_after_training(runs_dir):
         assert after["silhouette_tsne"] > before["silhouette_tsne"]
     fig = vd.tsne_figure(t)
     assert len(fig.axes) == 4
+    for i, stages in enumerate(t.values()):  # rows = targets, columns = epoch 0 | trained
+        for j, r in enumerate(stages.values()):
+            ax = fig.axes[2 * i + j]
+            assert len(ax.collections) == 2  # one scatter per class, with the t-SNE coordinates of that class
+            for cls, coll in enumerate(ax.collections):
+                np.testing.assert_array_equal(np.asarray(coll.get_offsets()), r["xy"][r["labels"] == cls])
     plt.close(fig)

@@ -98,6 +98,12 @@ def test_windows_figure():
                        "window_end_s": [5.0, 40.0, 70.0, 75.0]})
     fig = vf.windows_figure(df)
     assert len(fig.axes) == 2
+    ax0 = fig.axes[0]  # this dataset's windows as dots: (duration, start) and (duration, end)
+    starts, ends = ax0.collections[-2], ax0.collections[-1]
+    np.testing.assert_array_equal(np.asarray(starts.get_offsets()), np.c_[d, df["window_start_s"]])
+    np.testing.assert_array_equal(np.asarray(ends.get_offsets()), np.c_[d, df["window_end_s"]])
+    end_line = [ln for ln in ax0.get_lines() if ln.get_label() == "track end"][0]
+    np.testing.assert_array_equal(end_line.get_xdata(), end_line.get_ydata())  # the diagonal: end = duration
     plt.close(fig)
 
 
@@ -145,7 +151,12 @@ def test_attention_figure_and_summary(smoke_model):
         out = model(mel[:1], coch[:1], return_attention=True)
     n_layers = len(model.encoder.layers)
     fig = vm.attention_figure(out, np.linspace(50, 4000, 12), np.linspace(50, 4000, 10), title="untrained")
-    assert len(_data_axes(fig)) == n_layers * 2
+    axes = _data_axes(fig)
+    assert len(axes) == n_layers * 2
+    for i in range(n_layers):  # row i: Mel <- Coch (12 x 10), Coch <- Mel (10 x 12) of track 0
+        for ax, maps in ((axes[2 * i], out["attn_mel"]), (axes[2 * i + 1], out["attn_coch"])):
+            (img,) = ax.get_images()
+            np.testing.assert_allclose(np.asarray(img.get_array()), maps[i][0].float().numpy(), rtol=0, atol=1e-7)
     plt.close(fig)
     summ = vm.attention_summary(out)
     assert len(summ) == 2 * n_layers
