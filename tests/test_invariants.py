@@ -24,20 +24,14 @@ from damer_lite.config import apply_overrides, profile
 from damer_lite.model.damer import DAMER
 from damer_lite.model.saml import SAML
 from damer_lite.training.loop import train_run
+from tests.toy import toy_features
 
 T = 12
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _data(n=48, seed=0):
-    rng = np.random.default_rng(seed)
-    y = np.array([0, 1] * (n // 2))
-    mel = rng.normal(size=(n, 128, T)).astype(np.float32)
-    coch = rng.normal(size=(n, 84, T)).astype(np.float32)
-    mel[:, :8] += 1.5 * y[:, None, None]
-    coch[:, :8] += 1.5 * y[:, None, None]
-    idx = np.arange(n)
-    return mel, coch, y, {"train": idx[: int(0.7 * n)], "test": idx[int(0.7 * n):]}
+    return toy_features(n, seed, T)
 
 
 def _cfg(*extra):

@@ -18,19 +18,13 @@ import torch
 from damer_lite.config import apply_overrides, profile
 from damer_lite.training import runio
 from damer_lite.training.loop import train_run
+from tests.toy import toy_features
 
 T = 10
 
 
 def _data(n=60, seed=0):
-    rng = np.random.default_rng(seed)
-    y = np.array([0, 1] * (n // 2))
-    mel = rng.normal(size=(n, 128, T)).astype(np.float32)
-    coch = rng.normal(size=(n, 84, T)).astype(np.float32)
-    mel[:, :8] += 1.0 * y[:, None, None]
-    coch[:, :8] += 1.0 * y[:, None, None]
-    idx = rng.permutation(n)
-    return mel, coch, y, {"train": idx[:36], "val": idx[36:44], "test": idx[44:]}
+    return toy_features(n, seed, T, shift=1.0, val=8)
 
 
 def _cfg(*extra):
