@@ -58,6 +58,11 @@ class PCLConfig:
     theta_values: Literal["paper_sec5", "eq16_text"] = "paper_sec5"
     # 'linear' = Eq. 16, 'alg1' = max(θmin, θ0 (1 - ρ)) (Algorithm 1, line 5)
     theta_form: Literal["linear", "alg1"] = "linear"
+    # OURS, not the paper's: where θ_t applies. With C classes c = r max p^Fuse >= r / C (max p >= 1/C), so in
+    # the binary task c >= r/2 and every sample passes once θ_t < r/2 (~0.5 when the views agree).
+    # 'paper' = θ_t as scheduled (Eq. 16); 'above_floor' = 1/C + (1 - 1/C) θ_t, the same schedule on the
+    # range [1/C, 1] that max p^Fuse spans, so that selection still depends on the model's confidence.
+    theta_range: Literal["paper", "above_floor"] = "paper"
     # training progress: 'eq9' = t/T (Eq. 9, 16), 'alg1' = (t - 1)/T (Algorithm 1, line 3); t = 1..T
     progress: Literal["eq9", "alg1"] = "eq9"
     # p^Fuse of Eq. 15: 'mean' = (p^Mel + p^Coch)/2 (Eq. 14), 'head' = softmax(o^f / τ) (Algorithm 1, l. 14)

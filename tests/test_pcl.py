@@ -10,6 +10,7 @@ from damer_lite.model.pcl import (
     progress,
     pseudo_label_loss,
     tau_schedule,
+    theta_above_floor,
     theta_schedule,
 )
 
@@ -106,3 +107,38 @@ def test_pseudo_label_loss():
     s = {k: float(v) for k, v in pcl_stats(out).items()}
     assert s["mask_ratio"] == pytest.approx(2 / 3) and s["reliability"] == pytest.approx(1.0)
     assert math.isnan(pcl_stats(none)["pl_strength"])
+
+
+def test_binary_confidence_floor_and_the_above_floor_schedule():
+    """c = r max p >= r/C: in the binary task every sample passes any θ below r/2 (all of them once θ_t < 0.5
+    when the views agree); `theta_above_floor` (ours) maps θ onto [1/C, 1] so that selection depends on c."""
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(256, 2, generator=g) * 0.5  # mostly unconfident predictions
+    out = pcl_step(logits, logits.clone(), logits, tau=1.0, theta=0.49)  # identical views: r = 1
+    assert torch.all(out.reliability == 1.0) and torch.all(out.confidence >= 0.5)
+    assert bool(out.mask.all())  # θ below the floor selects everything, by construction
+    lifted = theta_above_floor(0.35, 2)
+    assert lifted == pytest.approx(0.675) and theta_above_floor(0.65, 2) == pytest.approx(0.825)
+    assert theta_above_floor(0.2, 4) == pytest.approx(0.25 + 0.75 * 0.2)
+    sel = pcl_step(logits, logits.clone(), logits, tau=1.0, theta=lifted).mask
+    assert 0 < float(sel.float().mean()) < 0.5  # now only the confident ones
+    with pytest.raises(ValueError):
+        theta_above_floor(0.5, 1)
+
+
+def test_above_floor_flag_moves_the_schedule_in_a_run():
+    import numpy as np
+
+    from damer_lite.config import apply_overrides, profile
+    from damer_lite.training.loop import train_run
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 12)
+    mel, coch = rng.normal(size=(24, 128, 6)), rng.normal(size=(24, 84, 6))
+    split = {"train": np.arange(16), "test": np.arange(16, 24)}
+    base = ["train.epochs=2", "model.d=16", "model.d_fuse=16", "saml.queue_size=16", "modules.saml=false"]
+    paper = train_run(mel, coch, y, split, apply_overrides(profile("smoke"), base), seed=0)
+    ours = train_run(mel, coch, y, split, apply_overrides(profile("smoke"), [*base, "pcl.theta_range=above_floor"]),
+                     seed=0)
+    for a, b in zip(paper["history"]["epochs"], ours["history"]["epochs"], strict=True):
+        assert b["theta"] == pytest.approx(0.5 + 0.5 * a["theta"])

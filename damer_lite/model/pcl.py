@@ -39,6 +39,18 @@ def theta_schedule(rho: float, theta0: float = 0.65, theta_min: float = 0.35, fo
     raise ValueError(f"theta form must be 'linear' or 'alg1', got {form!r}")
 
 
+def theta_above_floor(theta: float, n_classes: int = 2) -> float:
+    """Ours (flag pcl.theta_range='above_floor'), not the paper's: θ_t mapped onto [1/C, 1].
+
+    Confidence c = r max p^Fuse (Eq. 15) can never fall below r/C, since max p^Fuse >= 1/C; with C = 2 and
+    agreeing views (r ~ 1) every sample passes any θ_t < 0.5, so Eq. 16's 0.65 -> 0.35 selects all samples
+    from mid-training on by construction. 1/C + (1 - 1/C) θ_t keeps the schedule's shape on the range that
+    max p^Fuse spans (C = 2: 0.65 -> 0.825, 0.35 -> 0.675)."""
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+    return 1.0 / n_classes + (1.0 - 1.0 / n_classes) * theta
+
+
 def js_divergence(p: torch.Tensor, q: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Per-sample JS(p, q) in nats (Eq. 12); p, q (B, C) probabilities -> (B,), within [0, ln 2]."""
     m = 0.5 * (p + q)  # (B, C), mixture M

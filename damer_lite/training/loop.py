@@ -36,6 +36,7 @@ from damer_lite.model.pcl import (
     progress,
     pseudo_label_loss,
     tau_schedule,
+    theta_above_floor,
     theta_schedule,
 )
 from damer_lite.model.saml import SAML
@@ -209,6 +210,8 @@ def _run(mel, coch, y, split, cfg, out_dir, dev, amp, seed, test_guard, kind, in
         rho = progress(epoch, cfg.train.epochs, cfg.pcl.progress)
         tau = tau_schedule(rho, cfg.pcl.tau_max, cfg.pcl.tau_min)
         theta = theta_schedule(rho, cfg.theta0, cfg.theta_min, cfg.pcl.theta_form)
+        if cfg.pcl.theta_range == "above_floor":  # ours, off by default (see model.pcl.theta_above_floor)
+            theta = theta_above_floor(theta, cfg.model.n_classes)
         t0 = time.perf_counter()
         rec = train_epoch(model, saml, data, cfg, opt, scaler, gen, dev, amp, tau, theta, history)
         dt = time.perf_counter() - t0
