@@ -174,3 +174,25 @@ def test_collect_roundtrip(tmp_path):
     assert dict(zip(t["configuration"], t["acc (%)"], strict=True)) == {"dsaf": "80.00", "damer": "90.00"}
     p = tables.paired_table(runs.collect(tmp_path))
     assert p["mean_diff_acc_pp"].iloc[0] == pytest.approx(-10.0)
+
+
+def test_paired_stats_by_hand():
+    """t interval and minimum detectable difference of a paired design, against table values of Student's t."""
+    s = ablation.paired_stats(np.array([1.0, 2.0, 3.0, 6.0]))
+    sd = np.sqrt((4 + 1 + 0 + 9) / 3)  # ddof = 1
+    se = sd / 2.0
+    t975, t80 = 3.182446, 0.978472  # t_{0.975, 3}, t_{0.80, 3}
+    assert s["mean"] == 3.0 and s["sd"] == pytest.approx(sd)
+    assert s["ci_low"] == pytest.approx(3.0 - t975 * se, abs=1e-5)
+    assert s["ci_high"] == pytest.approx(3.0 + t975 * se, abs=1e-5)
+    assert s["mdd"] == pytest.approx((t975 + t80) * se, abs=1e-5)
+    one = ablation.paired_stats(np.array([2.0]))
+    assert one["mean"] == 2.0 and all(np.isnan(one[k]) for k in ("sd", "ci_low", "ci_high", "mdd"))
+
+
+def test_paired_table_reports_interval_and_power():
+    p = tables.paired_table(toy_runs(n_seeds=5))  # every difference exactly -2 points: sd 0, interval a point
+    assert p["sd_diff_acc_pp"].to_numpy() == pytest.approx(np.zeros(12), abs=1e-9)
+    assert p["ci95_low_acc_pp"].to_numpy() == pytest.approx(np.full(12, -2.0))
+    assert p["ci95_high_acc_pp"].to_numpy() == pytest.approx(np.full(12, -2.0))
+    assert p["mdd80_acc_pp"].to_numpy() == pytest.approx(np.zeros(12), abs=1e-9)

@@ -78,9 +78,32 @@ def format_mean_sd(summary: pd.DataFrame, metric: str = "acc", scale: float = 10
                          if r[f"{metric}_n"] > 1 else f"{scale * r[f'{metric}_mean']:.2f}", axis=1)
 
 
+def paired_stats(d: np.ndarray, alpha: float = 0.05, power: float = 0.8) -> dict[str, float]:
+    """Paired differences d (one per seed, configuration minus reference on the same split and init):
+    mean, sd (ddof=1), the t interval of the mean (1 - alpha), and the minimum detectable difference of this
+    design, (t_{1-alpha/2, n-1} + t_{power, n-1}) sd / sqrt(n): the smallest true mean difference a two-sided
+    paired t test at level alpha detects with probability `power`, given the observed sd. Each seed draws
+    its own stratified split and initialisation, so the spread over seeds includes test-set sampling noise.
+    NaN where n < 2."""
+    from scipy.stats import t as student_t
+
+    d = np.asarray(d, dtype=float)
+    n = len(d)
+    out = {"mean": float(d.mean()) if n else float("nan"), "sd": float("nan"), "ci_low": float("nan"),
+           "ci_high": float("nan"), "mdd": float("nan")}
+    if n >= 2:
+        sd = float(d.std(ddof=1))
+        se = sd / np.sqrt(n)
+        q = float(student_t.ppf(1 - alpha / 2, n - 1))
+        out.update(sd=sd, ci_low=out["mean"] - q * se, ci_high=out["mean"] + q * se,
+                   mdd=(q + float(student_t.ppf(power, n - 1))) * se)
+    return out
+
+
 def paired_vs_full(df: pd.DataFrame, full: str = FULL, metric: str = "acc") -> pd.DataFrame:
-    """Each configuration minus full DAMER over the same (target, head, seed): mean paired difference,
-    wins/losses/ties of the configuration, and a two-sided Wilcoxon signed-rank p when n >= 5."""
+    """Each configuration minus full DAMER over the same (target, head, seed): mean paired difference, its sd,
+    95 % t interval and minimum detectable difference at 80 % power (`paired_stats`), wins/losses/ties of
+    the configuration, and a two-sided Wilcoxon signed-rank p when n >= 5."""
     from scipy.stats import wilcoxon
 
     rows = []
@@ -93,8 +116,11 @@ def paired_vs_full(df: pd.DataFrame, full: str = FULL, metric: str = "acc") -> p
             p = float("nan")
             if len(d) >= 5 and np.any(d != 0):
                 p = float(wilcoxon(d).pvalue)
+            s = paired_stats(d)
             rows.append({"target": target, "head": head, "config": name, "n": len(d),
-                         f"mean_diff_{metric}": float(d.mean()) if len(d) else float("nan"),
+                         f"mean_diff_{metric}": s["mean"], f"sd_diff_{metric}": s["sd"],
+                         f"ci95_low_{metric}": s["ci_low"], f"ci95_high_{metric}": s["ci_high"],
+                         f"mdd80_{metric}": s["mdd"],
                          "wins": int((d > 0).sum()), "losses": int((d < 0).sum()),
                          "ties": int((d == 0).sum()),
                          "wilcoxon_p": p})
