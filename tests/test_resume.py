@@ -145,3 +145,25 @@ def test_run_json_records_provenance(tmp_path):
     bf = train_run(mel, coch, y, split, _cfg("train.epochs=1", "train.amp=bf16"), out_dir=tmp_path / "b", seed=0)
     assert json.loads((tmp_path / "b" / "run.json").read_text())["provenance"]["precision"] == "bfloat16"
     assert bf["metrics"]["amp"] == "bfloat16"
+
+
+def test_git_commit_ignores_the_pipelines_own_outputs(tmp_path):
+    """Results rewritten by the pipeline do not make a checkout 'dirty'; other tracked changes do."""
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    git("init", "-q", ".")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "results" / "table.csv").write_text("a\n")
+    (tmp_path / "pkg" / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "one")
+    head = runio.git_commit(tmp_path / "pkg")
+    assert re.fullmatch(r"[0-9a-f]{40}", head)
+    (tmp_path / "results" / "table.csv").write_text("b\n")
+    assert runio.git_commit(tmp_path / "pkg") == head
+    (tmp_path / "pkg" / "code.py").write_text("x = 2\n")
+    assert runio.git_commit(tmp_path / "pkg") == head + "-dirty"
+    assert runio.cpu_name()

@@ -3,7 +3,8 @@
 A run folder (written by `save_run`, run.json last and atomically, so a folder with run.json is complete):
 
     run.json        what was run (the caller's description: dataset, target, configuration, seed, ...) and
-                    `provenance`: git commit, versions of damer-lite/torch/numpy/python, device, precision used
+                    `provenance`: git commit, versions of damer-lite/torch/numpy/python, device, precision used,
+                    CPU model and torch threads
     metrics.json    test metrics per head (+ selected epoch, sizes, timings)
     history.json    per-epoch losses and PCL/SAML statistics
     config.json     the resolved training config
@@ -46,27 +47,43 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def git_commit(start: Path | None = None) -> str:
-    """HEAD of the checkout this package runs from (with '-dirty' when it has uncommitted changes), or
-    'unknown' outside a git checkout."""
+    """HEAD of the checkout this package runs from, with '-dirty' when tracked files outside results/ (the
+    pipeline's own outputs) have uncommitted changes; 'unknown' outside a git checkout."""
     here = Path(start) if start is not None else Path(__file__).resolve().parent
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, timeout=10)
+
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
-        if head.returncode != 0:
+        head, top = git("rev-parse", "HEAD"), git("rev-parse", "--show-toplevel")
+        if head.returncode != 0 or top.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10)
+        dirty = git("-C", top.stdout.strip(), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                    ":(exclude)results")
         return head.stdout.strip() + ("-dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
+def cpu_name() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else what the platform module knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def provenance(device, precision: str) -> dict:
-    """Where and with what a run was computed (recorded in run.json)."""
+    """Where and with what a run was computed (recorded in run.json). bf16 and BLAS results differ between
+    CPUs, so the CPU and the thread count are part of it."""
     from damer_lite import __version__
 
     return {"git_commit": git_commit(), "damer_lite": __version__, "torch": str(torch.__version__),
             "numpy": np.__version__, "python": platform.python_version(), "device": str(device),
-            "precision": precision, "cpu": platform.processor() or platform.machine()}
+            "precision": precision, "cpu": cpu_name(), "torch_threads": torch.get_num_threads()}
 
 
 def save_run(out_dir: str | Path, result: dict, info: dict | None = None) -> None:
