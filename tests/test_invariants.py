@@ -62,21 +62,20 @@ def test_pool_labels_never_reach_training(monkeypatch):
     """pcl.source='pool': the pool rows' labels are hidden, so flipping them leaves the trained model unchanged."""
     mel, coch, y, split = _data()
     seed, cfg = 0, _cfg("train.epochs=2", "pcl.source=pool")
-    # train_run picks the pool by train_test_split(train, stratify=y[train], random_state=seed). Flipping the
+    # train_run picks the pool by split_pool(train, y, fraction, seed), stratified by y[train]. Flipping the
     # pool labels would change that stratification and so the pool itself (choosing the pool is the one
     # legitimate use of those labels). To compare like with like, the split is pinned to the one made from the
-    # original labels: the wrapper passes the original y as `stratify` in both runs (in the first run this is
-    # exactly the call train_run makes). The runs then differ only in the labels of the pool rows.
-    real_split, made = loop.train_test_split, []
+    # original labels: the wrapper passes the original y in both runs (in the first run this is exactly the
+    # call train_run makes). The runs then differ only in the labels of the pool rows.
+    real_split, made = loop.split_pool, []
 
-    def pinned(idx, **kw):
-        out = real_split(idx, **{**kw, "stratify": y[idx]})
+    def pinned(idx, labels, fraction, seed_):
+        out = real_split(idx, y, fraction, seed_)
         made.append(out)
         return out
 
-    monkeypatch.setattr(loop, "train_test_split", pinned)
-    _, pool = real_split(split["train"], test_size=cfg.pcl.pool_fraction, random_state=seed,
-                         stratify=y[split["train"]])
+    monkeypatch.setattr(loop, "split_pool", pinned)
+    _, pool = real_split(split["train"], y, cfg.pcl.pool_fraction, seed)
     y_flip = y.copy()
     y_flip[pool] = 1 - y_flip[pool]
     a = train_run(mel, coch, y, split, cfg, seed=seed)

@@ -19,8 +19,8 @@ STAGES = ("datasets", "features", "model", "training", "experiments", "report", 
 BASE = {"damer_lite", "damer_lite.config", "damer_lite.paths"}
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
@@ -38,10 +38,10 @@ def stage_of(module: str) -> int:
     return STAGES.index(first)
 
 
-def imports_of(path: Path) -> list[tuple[int, str]]:
+def imports_of(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
     """(line, imported damer_lite module) for every import in the file, function-local ones included."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    here = module_name(path).split(".")
+    here = module_name(path, root).split(".")
     package = here if path.name == "__init__.py" else here[:-1]
     found = []
     for node in ast.walk(tree):
@@ -57,20 +57,21 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
                 continue
             for a in node.names:  # `from damer_lite.x import y` may name a submodule y
                 sub = f"{mod}.{a.name}"
-                is_module = (ROOT / Path(*sub.split("."))).with_suffix(".py").is_file() or \
-                    (ROOT / Path(*sub.split(".")) / "__init__.py").is_file()
+                is_module = (root / Path(*sub.split("."))).with_suffix(".py").is_file() or \
+                    (root / Path(*sub.split(".")) / "__init__.py").is_file()
                 found.append((node.lineno, sub if is_module else mod))
     return found
 
 
 def back_edges(pkg: Path = PKG) -> list[str]:
+    root = pkg.parent
     bad = []
     for path in sorted(pkg.rglob("*.py")):
-        me = module_name(path)
+        me = module_name(path, root)
         s = stage_of(me)
-        for line, target in imports_of(path):
+        for line, target in imports_of(path, root):
             t = stage_of(target)
-            where = f"{path.relative_to(ROOT)}:{line} imports {target}"
+            where = f"{path.relative_to(root)}:{line} imports {target}"
             if t > s:
                 bad.append(f"{where} (stage {STAGES[t] if t < len(STAGES) else 'main'} is below "
                            f"{STAGES[s] if s >= 0 else 'the base modules'})")
@@ -92,13 +93,7 @@ def test_the_check_catches_a_back_edge(tmp_path):
     (fake / "__init__.py").write_text("")
     (fake / "model" / "bad.py").write_text("def f():\n    from damer_lite.training import loop\n")
     (fake / "training" / "loop.py").write_text("from damer_lite.model import bad\n")
-    global ROOT
-    old = ROOT
-    ROOT = tmp_path
-    try:
-        edges = back_edges(fake)
-    finally:
-        ROOT = old
+    edges = back_edges(fake)
     assert len(edges) == 1 and "damer_lite/model/bad.py:2 imports damer_lite.training.loop" in edges[0]
 
 

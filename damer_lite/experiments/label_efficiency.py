@@ -11,12 +11,11 @@ from __future__ import annotations
 import copy
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from damer_lite.config import load_config
 from damer_lite.datasets.manifest import split as make_split
 from damer_lite.experiments.runs import fused_metrics
-from damer_lite.training.data import binary_labels, load_training_data
+from damer_lite.training.data import binary_labels, load_training_data, split_pool
 from damer_lite.training.loop import train_run
 
 
@@ -33,8 +32,7 @@ def label_efficiency(store_dir, target: str, fractions=(0.1, 0.25, 0.5, 1.0), se
             if frac >= 1.0:
                 labelled = split["train"]
             else:  # the same stratified draw that train_run makes for the pool (pcl.source='pool')
-                labelled, _ = train_test_split(split["train"], test_size=1.0 - frac, random_state=seed,
-                                               stratify=y[split["train"]])
+                labelled, _ = split_pool(split["train"], y, 1.0 - frac, seed)
             no_pcl = copy.deepcopy(base)
             no_pcl.modules.pcl = False
             res = train_run(mel, coch, y, {"train": labelled, "test": split["test"]}, no_pcl, seed=seed,

@@ -103,6 +103,15 @@ def check_inputs(mel, coch, y, split) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return mel, coch, y.astype(np.int64), out
 
 
+def split_pool(train_idx: np.ndarray, y: np.ndarray, pool_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labelled, pool): a stratified `pool_fraction` of the training rows whose labels are hidden (PCL's
+    semi-supervised reading, pcl.source='pool'); the same draw for every configuration of one seed."""
+    from sklearn.model_selection import train_test_split
+
+    labelled, pool = train_test_split(train_idx, test_size=pool_fraction, random_state=seed, stratify=y[train_idx])
+    return labelled, pool
+
+
 # ---------------------------------------------------------------- the sealed test split
 class TestSplitAccessError(RuntimeError):
     """Raised when the test split is read before training has finished."""

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from damer_lite.config import Config
@@ -41,7 +40,7 @@ from damer_lite.model.pcl import (
 )
 from damer_lite.model.saml import SAML
 from damer_lite.training import runio
-from damer_lite.training.data import Part, SealedSplit, Standardiser, check_inputs, on_device
+from damer_lite.training.data import Part, SealedSplit, Standardiser, check_inputs, on_device, split_pool
 from damer_lite.training.metrics import binary_metrics
 from damer_lite.training.precision import (
     amp_dtype,
@@ -155,8 +154,7 @@ def _run(mel, coch, y, split, cfg, out_dir, dev, amp, seed, test_guard, kind, in
     train_idx = split["train"]
     pool_idx = np.zeros(0, dtype=np.int64)
     if use_pcl and cfg.pcl.source == "pool":  # hide the labels of a stratified part of train
-        train_idx, pool_idx = train_test_split(train_idx, test_size=cfg.pcl.pool_fraction, random_state=seed,
-                                               stratify=y[train_idx])
+        train_idx, pool_idx = split_pool(train_idx, y, cfg.pcl.pool_fraction, seed)
     fit_idx = np.concatenate([train_idx, pool_idx])
     std = Standardiser(mel[fit_idx], coch[fit_idx])  # training rows only
 
