@@ -11,8 +11,15 @@ What the paper specifies and what is simulated here:
 
 Each simulated annotator has a bias (V, A offsets), a scale (how far from the centre they place ratings), a
 lag (a first-order response time constant: the cursor starts at the centre and follows the music with
-delay) and noise (AR(1) jitter). Fig. 1's exact counts are not given in the paper text; the instrument
-distribution below is illustrative (piano, traditional Chinese instruments and violin the largest groups).
+delay) and noise (AR(1) jitter). On top of that, every (annotator, track) pair has an *interpretation*: a
+constant V-A offset for the whole track, drawn with sd INTERPRETATION_SD (valence above arousal: listeners
+agree less on valence) times the track's *ambiguity* (a per-track factor, mean 1, heavy right tail: some tracks
+are read very differently by different listeners). An interpretation is the listener's reading of that piece,
+so it is the same when they meet the piece again: the covert duplicate of the calibration measures
+within-rater consistency (AR noise), not disagreement between raters, exactly as the paper's 0.25 criterion
+does. How the constants were set against published agreement figures: docs/paper_notes.md, "SynthMemo's
+raters". Fig. 1's exact counts are not given in the paper text; the instrument distribution below is
+illustrative (piano, traditional Chinese instruments and violin the largest groups).
 """
 
 from __future__ import annotations
@@ -27,6 +34,10 @@ CALIBRATION_THRESHOLD = 0.25  # mean Euclidean V-A distance, §III-B
 N_CALIBRATION_TRACKS = 20  # including one covert duplicate
 MAX_CALIBRATION_ROUNDS = 5
 RETRAIN_NOISE_FACTOR = 0.6
+# sd of the per-(annotator, track) interpretation offset on [-1, 1], (valence, arousal), before the track's
+# ambiguity factor; AMBIGUITY_SHAPE: the ambiguity factor is Gamma(shape k, scale 1/k) (mean 1, sd 1/sqrt(k))
+INTERPRETATION_SD = (0.26, 0.16)
+AMBIGUITY_SHAPE = 2.0
 
 # Illustrative distribution over 30 annotators (Fig. 1 analogue).
 INSTRUMENTS = (
@@ -94,15 +105,28 @@ def make_annotators(rng: np.random.Generator) -> list[Annotator]:
     return out
 
 
-def rate(ann: Annotator, latent: np.ndarray, rng: np.random.Generator, noise: float | None = None) -> np.ndarray:
+def track_ambiguity(rng: np.random.Generator) -> float:
+    """A track's ambiguity factor: Gamma(AMBIGUITY_SHAPE, 1 / AMBIGUITY_SHAPE), mean 1."""
+    return float(rng.gamma(AMBIGUITY_SHAPE, 1.0 / AMBIGUITY_SHAPE))
+
+
+def interpretation(rng: np.random.Generator, ambiguity: float = 1.0) -> np.ndarray:
+    """One annotator's reading of one track: a constant (V, A) offset with sd INTERPRETATION_SD * ambiguity."""
+    return rng.normal(0.0, 1.0, size=2) * np.asarray(INTERPRETATION_SD) * ambiguity
+
+
+def rate(ann: Annotator, latent: np.ndarray, rng: np.random.Generator, noise: float | None = None,
+         offset: np.ndarray | None = None) -> np.ndarray:
     """One annotator's per-second rating of a latent V-A trajectory.
 
-    latent: (S, 2) perceived V-A at 1 Hz in [-1, 1]. Returns (S, 2) in [-1, 1].
-    The cursor starts at the centre (0, 0) and follows bias + scale * latent with time constant lag_s;
-    AR(1) noise (coefficient 0.7) with marginal sd `noise` is added.
+    latent: (S, 2) perceived V-A at 1 Hz in [-1, 1]; offset: the annotator's interpretation of the track (2,)
+    (`interpretation`; none: 0). Returns (S, 2) in [-1, 1].
+    The cursor starts at the centre (0, 0) and follows bias + offset + scale * latent with time constant
+    lag_s; AR(1) noise (coefficient 0.7) with marginal sd `noise` is added.
     """
     sd = ann.noise if noise is None else noise
-    target = np.array([ann.bias_v, ann.bias_a]) + ann.scale * latent  # (S, 2)
+    shift = np.array([ann.bias_v, ann.bias_a]) + (0.0 if offset is None else np.asarray(offset))
+    target = shift + ann.scale * latent  # (S, 2)
     alpha = 1.0 - np.exp(-1.0 / max(ann.lag_s, 1e-3))
     rho = 0.7
     eps = rng.normal(0.0, sd * np.sqrt(1 - rho**2), size=latent.shape)
@@ -142,9 +166,10 @@ def calibrate(annotators: list[Annotator], rng: np.random.Generator) -> np.ndarr
     for ann in annotators:
         dists = []
         noise = ann.initial_noise
+        reading = interpretation(rng)  # the annotator's reading of the duplicated excerpt, the same both times
         for _ in range(MAX_CALIBRATION_ROUNDS):
-            first = rate(ann, trajs[dup], rng, noise)
-            second = rate(ann, trajs[-1], rng, noise)
+            first = rate(ann, trajs[dup], rng, noise, reading)
+            second = rate(ann, trajs[-1], rng, noise, reading)
             d = float(np.linalg.norm(first - second, axis=1).mean())
             dists.append(d)
             if d <= CALIBRATION_THRESHOLD:

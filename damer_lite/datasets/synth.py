@@ -176,13 +176,17 @@ def generate(
         cue_rows += [{"song_id": sid, **c} for c in tr["cues"]]
         latent_rows += [{"song_id": sid, "time_s": s, "valence": round(float(v), 4), "arousal": round(float(a), 4)}
                         for s, (v, a) in enumerate(tr["latent"])]
-        # ratings by the 20 annotators of the two cohorts assigned to this track's group
+        # ratings by the 20 annotators of the two cohorts assigned to this track's group, each with their own
+        # reading (interpretation) of the track, scaled by the track's ambiguity
         cohorts = ann.raters_for_group(int(groups[i]))
+        ambiguity = ann.track_ambiguity(_rng(seed, 3, i))
+        truth[-1]["ambiguity"] = ambiguity
         ratings = []
         for j, an in enumerate(annotators):
             if an.cohort not in cohorts:
                 continue
-            rr = ann.rate(an, tr["latent"], _rng(seed, 2, i, j))
+            rrng = _rng(seed, 2, i, j)
+            rr = ann.rate(an, tr["latent"], rrng, offset=ann.interpretation(rrng, ambiguity))
             ratings.append(rr)
             labels.append({"MID": sid, "AnnotatorID": an.annotator_id,
                            "V": [round(float(x), 4) for x in rr[:, 0]],
