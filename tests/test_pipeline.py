@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,13 +19,14 @@ EXPECTED_TABLES = [
     "feature_extraction_synthmemo", "feature_failures_synthmemo", "parameter_counts",
     "table5_ablation", "table5_paired", "tables2_4_models", "paper_vs_ours",
     "dynamics_summary_synthmemo", "tsne_separation_synthmemo", "label_efficiency_synthmemo",
-    "style_shift_synthmemo", "your_music_predictions_synthmemo",
+    "style_shift_synthmemo", "your_music_predictions_synthmemo", "inter_rater_agreement_vs_published_synthmemo",
+    "table5_semi", "table5_semi_paired", "table5_semi_models", "pcl_selection",
 ]
 EXPECTED_FIGURES = [
     "fig1_annotators_synthmemo", "fig2_circumplex_synthmemo", "fig3_calibration_synthmemo",
     "label_distributions_synthmemo", "features_synthmemo", "dsaf_attention_synthmemo", "table5_ablation",
     "fig5_pcl_dynamics_synthmemo", "fig6_saml_dynamics_synthmemo", "fig7_tsne_synthmemo",
-    "label_efficiency_synthmemo", "your_music_va_synthmemo",
+    "label_efficiency_synthmemo", "your_music_va_synthmemo", "rater_spread_synthmemo",
 ]
 
 
@@ -60,8 +62,15 @@ def test_dry_run_lists_the_grid(tmp_path):
     r = _snakemake("-n", "--config", "profile=quick", f"results_dir={tmp_path}/results",
                    f"data_dir={tmp_path}/data")
     assert r.returncode == 0, r.stdout + r.stderr
-    # 2 targets x (7 configurations + 4 baselines) x 3 seeds
-    assert "train" in r.stdout and "66" in r.stdout, r.stdout
+    stats = dict(re.findall(r"^(train\S*)\s+(\d+)$", r.stdout, flags=re.M))
+    # one job per (target, model) with all its seeds, the showcase cell (DAMER, seed 0) through notebook 04
+    models = ["dsaf", "pcl", "saml", "dsaf_pcl", "pcl_saml", "dsaf_saml", "damer", "svm", "concat_linear",
+              "mel_transformer", "coch_transformer"]
+    assert {f"train_{m}": "2" for m in models}.items() <= stats.items(), stats
+    assert stats["train_showcase"] == "2"
+    # the semi-supervised protocol: the 7 configurations and the two scikit-learn baselines
+    semi = {k for k in stats if k.startswith("train_semi_")}
+    assert semi == {f"train_semi_{m}" for m in models[:9]}, stats
 
 
 def test_wrong_config_is_rejected(tmp_path):
@@ -93,6 +102,7 @@ def test_smoke_pipeline_end_to_end(tmp_path):
         assert (nb.with_suffix(".html").is_file() or nb.name == "04_training.ipynb"), nb
     n_runs = len(list((res / "runs").rglob("run.json")))
     assert n_runs == 2 * 11  # 2 targets x 11 models x 1 seed
+    assert len(list((res / "runs_semi").rglob("run.json"))) == 2 * 9  # 7 configurations + svm + concat_linear
     for target in ("arousal", "valence"):
         assert (res / "checkpoints" / f"synthmemo_{target}.pt").stat().st_size > 0
     index = (res / "README.md").read_text()

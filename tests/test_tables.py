@@ -75,7 +75,7 @@ def test_paired_table_known_differences():
     assert p["wilcoxon_p"].to_numpy() == pytest.approx(np.full(12, 0.0625))  # 5 losses of 5: exact p = 2/32
     small = tables.paired_table(toy_runs(n_seeds=3))
     assert small["wilcoxon_p"].isna().all()
-    assert (small["test"] == "n < 5: no test").all()
+    assert (small["test"] == "all differences equal: no test").all()  # every toy difference is -2 points
 
 
 def test_model_table_rows():
@@ -186,6 +186,7 @@ def test_paired_stats_by_hand():
     assert s["ci_low"] == pytest.approx(3.0 - t975 * se, abs=1e-5)
     assert s["ci_high"] == pytest.approx(3.0 + t975 * se, abs=1e-5)
     assert s["mdd"] == pytest.approx((t975 + t80) * se, abs=1e-5)
+    assert s["t_p"] == pytest.approx(0.069137, abs=1e-5)  # t = 3 / se = 2.7775 on 3 df, two-sided
     one = ablation.paired_stats(np.array([2.0]))
     assert one["mean"] == 2.0 and all(np.isnan(one[k]) for k in ("sd", "ci_low", "ci_high", "mdd"))
 

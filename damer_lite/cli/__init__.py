@@ -1,5 +1,5 @@
-"""The `damer-lite` command line: synth | validate | features | train | predict | experiments (one module per
-subcommand)."""
+"""The `damer-lite` command line: synth | validate | features | train | predict | grid | experiments (one module
+per subcommand)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import argparse
 import sys
 
 from damer_lite import __version__
-from damer_lite.cli import experiments, features, predict, synth, train, validate
+from damer_lite.cli import experiments, features, grid, predict, synth, train, validate
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="damer-lite", description=__doc__)
     parser.add_argument("--version", action="version", version=f"damer-lite {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (synth, validate, features, train, predict, experiments):  # the order of a first session
+    for command in (synth, validate, features, train, predict, grid, experiments):  # the order of a first session
         command.add_parser(sub)
     return parser
 

@@ -84,26 +84,29 @@ def paired_stats(d: np.ndarray, alpha: float = 0.05, power: float = 0.8) -> dict
     design, (t_{1-alpha/2, n-1} + t_{power, n-1}) sd / sqrt(n): the smallest true mean difference a two-sided
     paired t test at level alpha detects with probability `power`, given the observed sd. Each seed draws
     its own stratified split and initialisation, so the spread over seeds includes test-set sampling noise.
-    NaN where n < 2."""
+    Also the two-sided paired t test's p ('t_p', NaN when all differences are equal). NaN where n < 2."""
     from scipy.stats import t as student_t
 
     d = np.asarray(d, dtype=float)
     n = len(d)
     out = {"mean": float(d.mean()) if n else float("nan"), "sd": float("nan"), "ci_low": float("nan"),
-           "ci_high": float("nan"), "mdd": float("nan")}
+           "ci_high": float("nan"), "mdd": float("nan"), "t_p": float("nan")}
     if n >= 2:
         sd = float(d.std(ddof=1))
         se = sd / np.sqrt(n)
         q = float(student_t.ppf(1 - alpha / 2, n - 1))
         out.update(sd=sd, ci_low=out["mean"] - q * se, ci_high=out["mean"] + q * se,
                    mdd=(q + float(student_t.ppf(power, n - 1))) * se)
+        if sd > 0:  # two-sided paired t test, the test the interval inverts
+            out["t_p"] = float(2 * student_t.sf(abs(out["mean"]) / se, n - 1))
     return out
 
 
 def paired_vs_full(df: pd.DataFrame, full: str = FULL, metric: str = "acc") -> pd.DataFrame:
     """Each configuration minus full DAMER over the same (target, head, seed): mean paired difference, its sd,
-    95 % t interval and minimum detectable difference at 80 % power (`paired_stats`), wins/losses/ties of
-    the configuration, and a two-sided Wilcoxon signed-rank p when n >= 5."""
+    95 % t interval, minimum detectable difference at 80 % power and paired t test p (`paired_stats`),
+    wins/losses/ties of the configuration, and a two-sided Wilcoxon signed-rank p when n >= 5 (exact; its
+    smallest possible value is 2 / 2^n: 0.0625 for 5 seeds, so with 5 seeds it cannot reach 0.05)."""
     from scipy.stats import wilcoxon
 
     rows = []
@@ -120,7 +123,7 @@ def paired_vs_full(df: pd.DataFrame, full: str = FULL, metric: str = "acc") -> p
             rows.append({"target": target, "head": head, "config": name, "n": len(d),
                          f"mean_diff_{metric}": s["mean"], f"sd_diff_{metric}": s["sd"],
                          f"ci95_low_{metric}": s["ci_low"], f"ci95_high_{metric}": s["ci_high"],
-                         f"mdd80_{metric}": s["mdd"],
+                         f"mdd80_{metric}": s["mdd"], "t_test_p": s["t_p"],
                          "wins": int((d > 0).sum()), "losses": int((d < 0).sum()),
                          "ties": int((d == 0).sum()),
                          "wilcoxon_p": p})

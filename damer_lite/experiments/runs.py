@@ -26,12 +26,40 @@ from damer_lite.config import METRICS, load_config
 from damer_lite.datasets.manifest import split as make_split
 from damer_lite.experiments import ablation
 from damer_lite.training import baselines
-from damer_lite.training.data import binary_labels, load_training_data
+from damer_lite.training.data import binary_labels, load_training_data, split_pool
 from damer_lite.training.loop import train_run
 
 CONFIGURATIONS = tuple(ablation.ABLATIONS)
 BASELINES = tuple(baselines.KINDS)
 RUN_KEYS = ("dataset", "target", "configuration", "seed")
+# 'full': every training label is used (Table V as the paper runs it). 'semi': a stratified `hidden_fraction`
+# of the training tracks loses its labels (the same tracks for every configuration of a seed, `split_pool`);
+# configurations with PCL train on the labelled rest and pseudo-label the hidden tracks (pcl.source='pool'),
+# every other configuration and baseline trains on the labelled rest only.
+PROTOCOLS = ("full", "semi")
+
+
+def protocol_split(split: dict, y, protocol: str, hidden_fraction: float, seed: int) -> tuple[dict, np.ndarray]:
+    """(the split a configuration without PCL trains on, the hidden training rows) under `protocol`."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; known: {PROTOCOLS}")
+    if protocol == "full":
+        return split, np.zeros(0, dtype=np.int64)
+    labelled, hidden = split_pool(split["train"], y, hidden_fraction, seed)
+    return {**split, "train": labelled}, hidden
+
+
+def semi_config(cfg, hidden_fraction: float, theta_range: str = "above_floor"):
+    """`cfg` for a PCL configuration under the 'semi' protocol: pseudo-labels on the hidden tracks only.
+
+    theta_range 'above_floor' (ours, see `model.pcl.theta_above_floor`) keeps selection dependent on the
+    model's confidence in the binary task, where c >= r/2 passes every sample once θ_t < r/2."""
+    import copy
+
+    cfg = copy.deepcopy(cfg)
+    cfg.pcl.source, cfg.pcl.pool_fraction, cfg.pcl.theta_range = "pool", float(hidden_fraction), theta_range
+    cfg.validate()
+    return cfg
 
 
 def fused_metrics(metrics: dict) -> dict:
@@ -40,26 +68,38 @@ def fused_metrics(metrics: dict) -> dict:
 
 
 def execute(store_dir, target: str, configuration: str, seed: int, profile: str, run_dir,
-            device: str | None = None, test_size: float = 0.3, dataset: str | None = None) -> dict:
+            device: str | None = None, test_size: float = 0.3, dataset: str | None = None,
+            protocol: str = "full", hidden_fraction: float = 0.5, data=None) -> dict:
     """Train and evaluate one grid cell on a feature store; write the run folder; return the metrics.
 
-    An unfinished run in `run_dir` (a killed job) resumes after its last completed epoch."""
+    `protocol` 'full' or 'semi' (see PROTOCOLS). `data` = (mel, coch, table) of `load_training_data(store_dir)`
+    when the caller has it already (several cells in one process). An unfinished run in `run_dir` (a killed
+    job) resumes after its last completed epoch."""
     if configuration not in CONFIGURATIONS + BASELINES:
         raise ValueError(f"unknown configuration {configuration!r}; known: {CONFIGURATIONS + BASELINES}")
-    mel, coch, table = load_training_data(store_dir)
+    mel, coch, table = data if data is not None else load_training_data(store_dir)
     split = make_split(table, target, seed, test_size=test_size)
     y = binary_labels(table, target)
+    labelled_split, hidden = protocol_split(split, y, protocol, hidden_fraction, seed)
     cfg = load_config(profile_name=profile)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     info = {"dataset": dataset or Path(store_dir).name.rsplit("-", 1)[0], "target": target,
             "configuration": configuration, "seed": int(seed), "profile": profile,
             "feature_store": Path(store_dir).name, "n_train": int(len(split["train"])),
-            "n_test": int(len(split["test"]))}
+            "n_test": int(len(split["test"])), "protocol": protocol}
+    if protocol == "semi":
+        info.update(hidden_fraction=float(hidden_fraction), n_labelled=int(len(labelled_split["train"])),
+                    n_hidden=int(hidden.size))
     if configuration in CONFIGURATIONS:
-        res = train_run(mel, coch, y, split, ablation.ablation_config(cfg, configuration), out_dir=run_dir,
-                        device=device, seed=seed, info=info)
+        cfg = ablation.ablation_config(cfg, configuration)
+        if protocol == "semi" and cfg.modules.pcl:  # train_run hides the same rows (split_pool, same seed)
+            cfg, run_split = semi_config(cfg, hidden_fraction), split
+        else:
+            run_split = labelled_split
+        res = train_run(mel, coch, y, run_split, cfg, out_dir=run_dir, device=device, seed=seed, info=info)
     else:
+        split = labelled_split
         features = None
         if configuration == "svm":
             from damer_lite.features import store
@@ -118,3 +158,31 @@ def ensure_store(dataset: str, root, features_dir, feature_profile: str, synth_s
     manifest = load_manifest(dataset, root)
     return Path(store.extract(manifest, features_dir, cfg, workers=workers, dataset=dataset,
                               progress=progress).store_dir)
+
+
+def pcl_selection(runs_dir) -> pd.DataFrame:
+    """How many rows PCL selected, per run with PCL on: one row per (dataset, target, configuration, seed) with
+    the protocol, the θ_t range used, the mask ratio (share of the eligible rows whose confidence passed
+    θ_t: the labelled batch under Algorithm 1, the hidden tracks under the 'semi' protocol) at the first,
+    middle and last epoch, the mean over epochs, and the first epoch at which every eligible row passed
+    (NaN if none did)."""
+    rows = []
+    for info_path in sorted(Path(runs_dir).rglob("run.json")):
+        run = info_path.parent
+        if not (run / "config.json").is_file() or not (run / "history.json").is_file():
+            continue
+        cfg = json.loads((run / "config.json").read_text())
+        if not cfg["modules"]["pcl"]:
+            continue
+        info = json.loads(info_path.read_text())
+        epochs = json.loads((run / "history.json").read_text())["epochs"]
+        ratio = np.array([e.get("mask_ratio", np.nan) for e in epochs], dtype=float)
+        if ratio.size == 0:
+            continue
+        full = np.flatnonzero(ratio >= 1.0)
+        rows.append({**{k: info[k] for k in RUN_KEYS}, "protocol": info.get("protocol", "full"),
+                     "pcl_source": cfg["pcl"]["source"], "theta_range": cfg["pcl"].get("theta_range", "paper"),
+                     "mask_first": ratio[0], "mask_mid": ratio[len(ratio) // 2], "mask_last": ratio[-1],
+                     "mask_mean": float(np.nanmean(ratio)),
+                     "first_epoch_all_selected": int(epochs[full[0]]["epoch"]) if full.size else np.nan})
+    return pd.DataFrame(rows)

@@ -15,7 +15,10 @@ KNOWN = [
     ("table1_datasets", "Table I analogue: datasets (paper rows quoted, ours measured)", "01_data"),
     ("label_balance", "class balance of the binarised targets", "01_data"),
     ("label_distributions", "static label histograms with the threshold at 0", "01_data"),
-    ("inter_rater_agreement", "inter-rater agreement (Cronbach's alpha, pairwise r)", "01_data"),
+    ("inter_rater_agreement_vs_published", "our rater agreement beside quoted published figures (never mixed)",
+     "01_data"),
+    ("inter_rater_agreement", "inter-rater agreement (Cronbach's alpha, pairwise r, sd, Fleiss' kappa)", "01_data"),
+    ("rater_spread", "spread of the raters' track means vs distance from neutral, by track ambiguity", "01_data"),
     ("fig1_annotators", "Fig. 1 analogue: annotator specialisations, sex and age", "01_data"),
     ("fig2_circumplex", "Fig. 2 analogue: static labels on the V-A circumplex", "01_data"),
     ("fig3_calibration", "Fig. 3 analogue: calibration distances and the 0.25 criterion", "01_data"),
@@ -25,6 +28,11 @@ KNOWN = [
     ("feature_failures", "tracks that failed feature extraction, with reasons", "02_features"),
     ("dsaf_attention", "DSAF cross-attention maps (untrained model)", "03_model"),
     ("parameter_counts", "parameter counts per module (quick and paper models)", "03_model"),
+    ("table5_semi_paired", "semi-supervised protocol: paired differences vs full DAMER", "05_ablation"),
+    ("table5_semi_models", "semi-supervised protocol: baselines and DAMER on the labelled share", "05_ablation"),
+    ("table5_semi", "semi-supervised Table V analogue: part of the training labels hidden", "05_ablation"),
+    ("pcl_selection", "PCL's mask ratio per protocol and configuration (does selection still select?)",
+     "05_ablation"),
     ("table5_ablation", "Table V analogue: the 7 module configurations, mean ± sd over seeds", "05_ablation"),
     ("table5_paired", "paired differences of each configuration vs full DAMER", "05_ablation"),
     ("tables2_4_models", "Tables II-IV analogue: baselines and DAMER, ACC/F1/AUC", "05_ablation"),
@@ -53,7 +61,8 @@ def describe(stem: str) -> tuple[str, str]:
 
 def build(results: Path, profile: str, datasets: list[str]) -> str:
     cmd = "make results" if profile == "quick" else f"snakemake --cores N --config profile={profile}"
-    n_runs = sum(1 for _ in (results / "runs").rglob("run.json")) if (results / "runs").exists() else 0
+    n_runs, n_semi = (sum(1 for _ in (results / d).rglob("run.json")) if (results / d).exists() else 0
+                      for d in ("runs", "runs_semi"))
     lines = [
         "# Results",
         "",
@@ -62,8 +71,11 @@ def build(results: Path, profile: str, datasets: list[str]) -> str:
         "SynthMemo are this project's own and are not comparable to the paper's (which are quoted, and "
         "marked as quoted, in `paper_vs_ours` and `table1_datasets`).",
         "",
-        f"Training runs: {n_runs} run folders under `runs/<dataset>/<target>/<configuration>/seed<k>/` "
-        "(`run.json`, `metrics.json`, `history.json`, `config.json`, the executed `04_training.ipynb`).",
+        f"Training runs: {n_runs} run folders under `runs/<dataset>/<target>/<configuration>/seed<k>/`, and "
+        f"{n_semi} of the semi-supervised protocol (part of the training labels hidden) under `runs_semi/`. "
+        "Each holds `run.json` and `metrics.json`; the neural models also `history.json` and `config.json` "
+        "(the scikit-learn baselines have no training config). The showcase run (DAMER, showcase seed) also "
+        "holds its executed `04_training.ipynb`; the other cells are trained by `damer-lite grid`.",
         "",
     ]
     for kind, exts in (("tables", (".md", ".csv")), ("figures", (".png", ".pdf"))):

@@ -107,11 +107,12 @@ def ablation_wide(table: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
 def paired_table(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
     """Each configuration minus full DAMER over the same seeds (fused head), per dataset and target:
     mean paired difference in percentage points with its sd, 95 % t interval and the design's minimum
-    detectable difference at 80 % power (all over seeds; NaN for n < 2), wins/losses/ties of the
-    configuration, and a two-sided Wilcoxon signed-rank p when n >= 5 (`ablation.paired_vs_full`)."""
+    detectable difference at 80 % power and the paired t test's p (all over seeds; NaN for n < 2),
+    wins/losses/ties of the configuration, and a two-sided Wilcoxon signed-rank p when n >= 5
+    (`ablation.paired_vs_full`)."""
     stats = ("mean_diff", "sd_diff", "ci95_low", "ci95_high", "mdd80")
-    cols = ["dataset", "target", "configuration", "n", *[f"{s}_{metric}_pp" for s in stats], "wins", "losses",
-            "ties", "wilcoxon_p", "test"]
+    cols = ["dataset", "target", "configuration", "n", *[f"{s}_{metric}_pp" for s in stats], "t_test_p", "wins",
+            "losses", "ties", "wilcoxon_p", "test"]
     df = _primary_ablations(runs)
     parts = []
     for ds, g in df.groupby("dataset", sort=True):
@@ -125,8 +126,10 @@ def paired_table(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
     p = pd.concat(parts, ignore_index=True).rename(columns={"config": "configuration"})
     for s in stats:
         p[f"{s}_{metric}_pp"] = 100 * p.pop(f"{s}_{metric}")
-    p["test"] = np.where(p["n"] < 5, "n < 5: no test",
-                         np.where(p["wilcoxon_p"].isna(), "all differences 0", "Wilcoxon signed-rank"))
+    p["test"] = np.select(
+        [p["n"] < 2, p["t_test_p"].isna(), p["n"] < 5],
+        ["n < 2: no test", "all differences equal: no test", "paired t (Wilcoxon needs n >= 5)"],
+        "paired t; Wilcoxon signed-rank")
     return p[cols]
 
 

@@ -41,8 +41,24 @@ SHOW = P["showcase_seed"]
 FIRST = next(iter(DATASETS))
 
 
-def run_dir(dataset, target, model, seed):
-    return f"{RESULTS}/runs/{dataset}/{target}/{model}/seed{seed}"
+def run_dir(dataset, target, model, seed, runs="runs"):
+    return f"{RESULTS}/{runs}/{dataset}/{target}/{model}/seed{seed}"
+
+
+# Grid cells are trained by `damer-lite grid`, one job per (dataset, target, configuration) running all its
+# seeds in one process; the showcase cell (DAMER, showcase seed) is executed through notebook 04 instead.
+GRID_SEEDS = {m: [s for s in SEEDS if not (m == "damer" and s == SHOW)] for m in MODELS}
+SEMI = P["semi"]
+SEMI_MODELS = config["configurations"] + config["semi_baselines"]
+# (rule name, runs folder below RESULTS, configuration, seeds, protocol arguments of `damer-lite grid`)
+GRID_JOBS = [
+    (f"train_{m.replace('+', '_')}", "runs", m, GRID_SEEDS[m], "--protocol full") for m in MODELS if GRID_SEEDS[m]
+] + [
+    (f"train_semi_{m.replace('+', '_')}", "runs_semi", m, SEMI["seeds"],
+     f"--protocol semi --hidden-fraction {SEMI['hidden_fraction']}")
+    for m in SEMI_MODELS
+    if SEMI["seeds"]
+]
 
 
 def results_of(notebook_path):
@@ -73,6 +89,17 @@ def showcase_runs(dataset):
 ALL_RUNS = [
     f"{run_dir(d, t, m, s)}/run.json" for d in DATASETS for t in config["targets"] for m in MODELS for s in SEEDS
 ]
+# the semi-supervised Table V analogue (a share of the training labels hidden), SynthMemo only
+SEMI_RUNS = (
+    [
+        f"{run_dir('synthmemo', t, m, s, 'runs_semi')}/run.json"
+        for t in config["targets"]
+        for m in SEMI_MODELS
+        for s in SEMI["seeds"]
+    ]
+    if "synthmemo" in DATASETS
+    else []
+)
 NOTEBOOKS = [
     f"{NB_OUT}/{nb}_{d}.ipynb"
     for nb in ("01_data", "02_features", "04_training", "06_dynamics", "07_tsne")

@@ -70,6 +70,7 @@ rule notebook_model:
 rule notebook_ablation:
     input:
         runs=ALL_RUNS,
+        semi=SEMI_RUNS,
         extras=EXTRAS,
         notebook="notebooks/05_ablation.ipynb",
     output:
@@ -81,10 +82,12 @@ rule notebook_ablation:
         "../envs/damer-lite.yaml"
     params:
         runs=lambda w, output: f"{results_of(output.notebook)}/runs",
+        semi=lambda w, output: f"{results_of(output.notebook)}/runs_semi",
         results=lambda w, output: results_of(output.notebook),
         script=NOTEBOOK_SH,
     shell:
-        "bash {params.script} {input.notebook} {output.notebook} -p runs_dir {params.runs} -p results_dir {params.results} > {log} 2>&1"
+        "bash {params.script} {input.notebook} {output.notebook} -p runs_dir {params.runs} "
+        "-p semi_runs_dir {params.semi} -p results_dir {params.results} > {log} 2>&1"
 
 rule notebook_dynamics:
     input:

@@ -1,7 +1,9 @@
-# Training: one papermill execution of notebooks/04_training.ipynb per grid cell.
+# Training. Every grid cell but the showcase runs through `damer-lite grid` (all seeds of one configuration in
+# one process, no notebook kernel); the showcase cell (DAMER, showcase seed) is a papermill execution of
+# notebooks/04_training.ipynb, whose curves notebook 04 shows.
 
 
-rule train:
+rule train_showcase:
     input:
         store=lambda w: store_index(w.dataset),
         notebook="notebooks/04_training.ipynb",
@@ -20,7 +22,8 @@ rule train:
         train_profile=P["train"],
         device=DEVICE,
     wildcard_constraints:
-        seed=r"\d+",
+        model="damer",
+        seed=str(SHOW),
     threads: 1
     resources:
         gpu=1,
@@ -33,6 +36,39 @@ rule train:
         "-p target {wildcards.target} "
         "-p configuration '{wildcards.model}' -p seed {wildcards.seed} -p run_dir {params.run_dir} "
         "-p device {params.device} > {log} 2>&1 && python -m damer_lite.report.relpaths {output.notebook}"
+
+
+# One job per (dataset, target, configuration) of each protocol: its seeds in one `damer-lite grid` process.
+for job_name, job_runs, job_model, job_seeds, job_protocol in GRID_JOBS:
+
+    rule:
+        name:
+            job_name
+        input:
+            store=lambda w: store_index(w.dataset),
+        output:
+            [f"{RESULTS}/{job_runs}/{{dataset}}/{{target}}/{job_model}/seed{s}/run.json" for s in job_seeds],
+        log:
+            f"{RESULTS}/logs/{job_runs}/{{dataset}}_{{target}}_{job_model}.log",
+        conda:
+            "../envs/damer-lite.yaml"
+        params:
+            runs=lambda w, output: Path(output[0]).parents[4],
+            store=lambda w, input: Path(input.store).parent,
+            profile=P["train"],
+            model=job_model,
+            seeds=" ".join(str(s) for s in job_seeds),
+            device="" if DEVICE == "None" else f"--device {DEVICE}",
+            protocol=job_protocol,
+        threads: 1
+        resources:
+            gpu=1,
+            mem_mb=4000,
+            runtime=240,
+        shell:
+            "python -m damer_lite grid --store {params.store} --runs {params.runs} --dataset {wildcards.dataset} "
+            "--target {wildcards.target} --configuration '{params.model}' --seeds {params.seeds} "
+            "--profile {params.profile} {params.protocol} {params.device} > {log} 2>&1"
 
 
 rule experiments:
