@@ -20,7 +20,7 @@ EXPECTED_TABLES = [
     "table5_ablation", "table5_paired", "tables2_4_models", "paper_vs_ours",
     "dynamics_summary_synthmemo", "tsne_separation_synthmemo", "label_efficiency_synthmemo",
     "style_shift_synthmemo", "your_music_predictions_synthmemo", "inter_rater_agreement_vs_published_synthmemo",
-    "table5_semi", "table5_semi_paired", "table5_semi_models", "pcl_selection",
+    "table5_semi", "table5_semi_paired", "table5_semi_models", "pcl_selection", "claims",
 ]
 EXPECTED_FIGURES = [
     "fig1_annotators_synthmemo", "fig2_circumplex_synthmemo", "fig3_calibration_synthmemo",

@@ -176,6 +176,13 @@ def test_collect_roundtrip(tmp_path):
     assert p["mean_diff_acc_pp"].iloc[0] == pytest.approx(-10.0)
 
 
+def test_verdict_follows_the_interval():
+    assert tables.verdict(-3.0, -0.5, 2.0) == "supports: DAMER better"
+    assert tables.verdict(0.5, 3.0, 2.0) == "contradicts: configuration better"
+    assert tables.verdict(-1.0, 2.0, 4.25).startswith("cannot decide") and "4.2" in tables.verdict(-1.0, 2.0, 4.2)
+    assert tables.verdict(np.nan, np.nan, np.nan) == "cannot decide (too few seeds)"
+
+
 def test_paired_stats_by_hand():
     """t interval and minimum detectable difference of a paired design, against table values of Student's t."""
     s = ablation.paired_stats(np.array([1.0, 2.0, 3.0, 6.0]))
@@ -197,3 +204,19 @@ def test_paired_table_reports_interval_and_power():
     assert p["ci95_low_acc_pp"].to_numpy() == pytest.approx(np.full(12, -2.0))
     assert p["ci95_high_acc_pp"].to_numpy() == pytest.approx(np.full(12, -2.0))
     assert p["mdd80_acc_pp"].to_numpy() == pytest.approx(np.zeros(12), abs=1e-9)
+
+
+def test_claims_rows_and_verdicts():
+    p = tables.paired_table(toy_runs(n_seeds=5))  # every configuration 2 points below DAMER in every seed
+    eff = pd.DataFrame([{"target": "arousal", "seed": s, "labelled_fraction": f, "model": m, "acc": a}
+                        for s in range(3) for f in (0.25, 1.0)
+                        for m, a in (("DAMER with PCL (unlabelled pool)", 0.70 + 0.01 * s),
+                                     ("DAMER without PCL", 0.80 + 0.02 * s))])
+    c = tables.claims(p, efficiency=eff)
+    table_v = c[c["claim"].str.contains("Table V")]
+    assert len(table_v) == 12 and (table_v["verdict"] == "supports: DAMER better").all()
+    pcl = c[c["claim"].str.contains("label efficiency")]
+    assert list(pcl["where"]) == ["arousal, 25 % labelled"]  # 100 % labelled hides nothing: no row
+    assert pcl["difference (pp)"].iloc[0] == pytest.approx(11.0)  # without - with PCL, mean over seeds
+    assert pcl["verdict"].iloc[0] == "contradicts: configuration better"
+    assert {"ci95 low", "ci95 high", "mdd80 (pp)"} <= set(c.columns)

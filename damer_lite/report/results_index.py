@@ -37,6 +37,8 @@ KNOWN = [
     ("table5_paired", "paired differences of each configuration vs full DAMER", "05_ablation"),
     ("tables2_4_models", "Tables II-IV analogue: baselines and DAMER, ACC/F1/AUC", "05_ablation"),
     ("paper_vs_ours", "the paper's quoted numbers beside ours (never mixed)", "05_ablation"),
+    ("claims", "each paper claim against the paired evidence: supports, contradicts or cannot decide",
+     "05_ablation"),
     ("label_efficiency", "beyond the paper: accuracy vs labelled fraction, with and without PCL", "05_ablation"),
     ("style_shift", "beyond the paper: train on some timbres, test on others, with and without SAML",
      "05_ablation"),

@@ -108,11 +108,11 @@ def paired_table(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
     """Each configuration minus full DAMER over the same seeds (fused head), per dataset and target:
     mean paired difference in percentage points with its sd, 95 % t interval and the design's minimum
     detectable difference at 80 % power and the paired t test's p (all over seeds; NaN for n < 2),
-    wins/losses/ties of the configuration, and a two-sided Wilcoxon signed-rank p when n >= 5
-    (`ablation.paired_vs_full`)."""
+    wins/losses/ties of the configuration, a two-sided Wilcoxon signed-rank p when n >= 5
+    (`ablation.paired_vs_full`), and the `verdict` of the interval on the claim that the removed modules help."""
     stats = ("mean_diff", "sd_diff", "ci95_low", "ci95_high", "mdd80")
     cols = ["dataset", "target", "configuration", "n", *[f"{s}_{metric}_pp" for s in stats], "t_test_p", "wins",
-            "losses", "ties", "wilcoxon_p", "test"]
+            "losses", "ties", "wilcoxon_p", "test", "verdict"]
     df = _primary_ablations(runs)
     parts = []
     for ds, g in df.groupby("dataset", sort=True):
@@ -125,12 +125,27 @@ def paired_table(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     p = pd.concat(parts, ignore_index=True).rename(columns={"config": "configuration"})
     for s in stats:
-        p[f"{s}_{metric}_pp"] = 100 * p.pop(f"{s}_{metric}")
+        p[f"{s}_{metric}_pp"] = (100 * p.pop(f"{s}_{metric}")).round(9) + 0.0  # + 0.0: no "-0.000"
     p["test"] = np.select(
         [p["n"] < 2, p["t_test_p"].isna(), p["n"] < 5],
         ["n < 2: no test", "all differences equal: no test", "paired t (Wilcoxon needs n >= 5)"],
         "paired t; Wilcoxon signed-rank")
+    p["verdict"] = [verdict(lo, hi, mdd) for lo, hi, mdd in
+                    zip(p[f"ci95_low_{metric}_pp"], p[f"ci95_high_{metric}_pp"], p[f"mdd80_{metric}_pp"], strict=True)]
     return p[cols]
+
+
+def verdict(ci_low: float, ci_high: float, mdd: float) -> str:
+    """What a paired comparison (configuration - full DAMER, points) says about "the removed modules help":
+    'supports' when the 95 % interval lies below 0 (DAMER better), 'contradicts' when it lies above 0, else
+    'cannot decide' with the design's minimum detectable difference (NaN interval: too few seeds)."""
+    if np.isnan(ci_low) or np.isnan(ci_high):
+        return "cannot decide (too few seeds)"
+    if ci_high < 0:
+        return "supports: DAMER better"
+    if ci_low > 0:
+        return "contradicts: configuration better"
+    return f"cannot decide: interval contains 0 (detectable at 80 % power: {mdd:.1f} points)"
 
 
 # ---------------------------------------------------------------- Tables II-IV analogue
@@ -291,3 +306,53 @@ def seed_summary(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     g = df.groupby(by)[list(METRICS)]
     out = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_sd")).join(g.size().rename("n_seeds"))
     return out.reset_index()
+
+
+# ---------------------------------------------------------------- the paper's claims against our evidence
+
+
+def claims(paired: pd.DataFrame, paired_semi: pd.DataFrame | None = None, efficiency: pd.DataFrame | None = None,
+           shift: pd.DataFrame | None = None, metric: str = "acc") -> pd.DataFrame:
+    """One row per (claim, dataset/target, comparison): the mean paired difference (the alternative minus the
+    model the claim favours, points), its 95 % t interval, the minimum detectable difference at 80 % power,
+    n seeds and the `verdict`. Claims: Table V (full DAMER beats each module subset, `paired_table` rows);
+    PCL helps when labels are hidden (the semi-supervised protocol's DAMER vs DSAF+SAML, and the
+    label-efficiency rows, with vs without PCL per labelled fraction); SAML helps under a style shift
+    (style-shift rows, with vs without SAML)."""
+    rows = []
+
+    def add(claim, where, comparison, d_or_row):
+        if isinstance(d_or_row, pd.Series):
+            r = d_or_row
+            s = {"mean": r[f"mean_diff_{metric}_pp"], "ci_low": r[f"ci95_low_{metric}_pp"],
+                 "ci_high": r[f"ci95_high_{metric}_pp"], "mdd": r[f"mdd80_{metric}_pp"], "n": int(r["n"])}
+        else:
+            st = ablation.paired_stats(100 * np.asarray(d_or_row, dtype=float))
+            s = {"mean": st["mean"], "ci_low": st["ci_low"], "ci_high": st["ci_high"], "mdd": st["mdd"],
+                 "n": len(d_or_row)}
+        rows.append({"claim": claim, "where": where, "comparison": comparison, "n seeds": s["n"],
+                     "difference (pp)": float(np.round(s["mean"], 9)) + 0.0,  # + 0.0: no "-0.00"
+                     "ci95 low": s["ci_low"], "ci95 high": s["ci_high"], "mdd80 (pp)": s["mdd"],
+                     "verdict": verdict(s["ci_low"], s["ci_high"], s["mdd"])})
+
+    for _, r in paired.iterrows():
+        add("each module adds accuracy (Table V)", f"{dataset_label(r['dataset'])} {r['target']}",
+            f"{r['configuration']} − DAMER", r)
+    if paired_semi is not None and len(paired_semi):
+        for _, r in paired_semi[paired_semi["configuration"] == "dsaf+saml"].iterrows():
+            add("PCL helps when labels are scarce (semi-supervised protocol)",
+                f"{dataset_label(r['dataset'])} {r['target']}", "DSAF+SAML − DAMER (PCL removed)", r)
+    for df, col, key, better, other, claim in (
+            (efficiency, "labelled_fraction", "model", "DAMER with PCL (unlabelled pool)", "DAMER without PCL",
+             "PCL helps when labels are scarce (label efficiency)"),
+            (shift, "train_styles", "model", "DAMER", "DAMER without SAML", "SAML helps under a style shift")):
+        if df is None or not len(df):
+            continue
+        for (target, level), g in df.groupby(["target", col], sort=True):
+            if col == "labelled_fraction" and level >= 1.0:
+                continue  # no label is hidden: not a test of the claim
+            w = g.pivot_table(index="seed", columns=key, values=metric)
+            if better in w and other in w:
+                where = f"{target}, {100 * level:.0f} % labelled" if col == "labelled_fraction" else target
+                add(claim, where, f"{other} − {better}", (w[other] - w[better]).dropna().to_numpy())
+    return pd.DataFrame(rows)
