@@ -181,6 +181,7 @@ def test_verdict_follows_the_interval():
     assert tables.verdict(0.5, 3.0, 2.0) == "contradicts: configuration better"
     assert tables.verdict(-1.0, 2.0, 4.25).startswith("cannot decide") and "4.2" in tables.verdict(-1.0, 2.0, 4.2)
     assert tables.verdict(np.nan, np.nan, np.nan) == "cannot decide (too few seeds)"
+    assert tables.verdict(-0.6, -0.6, 0.0).startswith("cannot decide: the same difference in every seed")
 
 
 def test_paired_stats_by_hand():
@@ -214,7 +215,8 @@ def test_claims_rows_and_verdicts():
                                      ("DAMER without PCL", 0.80 + 0.02 * s))])
     c = tables.claims(p, efficiency=eff)
     table_v = c[c["claim"].str.contains("Table V")]
-    assert len(table_v) == 12 and (table_v["verdict"] == "supports: DAMER better").all()
+    assert len(table_v) == 12  # every seed exactly 2 points below: no spread, nothing to test
+    assert table_v["verdict"].str.startswith("cannot decide: the same difference").all()
     pcl = c[c["claim"].str.contains("label efficiency")]
     assert list(pcl["where"]) == ["arousal, 25 % labelled"]  # 100 % labelled hides nothing: no row
     assert pcl["difference (pp)"].iloc[0] == pytest.approx(11.0)  # without - with PCL, mean over seeds

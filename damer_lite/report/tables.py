@@ -138,9 +138,12 @@ def paired_table(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
 def verdict(ci_low: float, ci_high: float, mdd: float) -> str:
     """What a paired comparison (configuration - full DAMER, points) says about "the removed modules help":
     'supports' when the 95 % interval lies below 0 (DAMER better), 'contradicts' when it lies above 0, else
-    'cannot decide' with the design's minimum detectable difference (NaN interval: too few seeds)."""
+    'cannot decide' with the design's minimum detectable difference (NaN interval: too few seeds; an interval
+    of width 0: every seed gave the same difference, so there is no spread to test against)."""
     if np.isnan(ci_low) or np.isnan(ci_high):
         return "cannot decide (too few seeds)"
+    if ci_low == ci_high:  # sd 0: no spread over seeds to test against
+        return "cannot decide: the same difference in every seed (no spread to test)"
     if ci_high < 0:
         return "supports: DAMER better"
     if ci_low > 0:

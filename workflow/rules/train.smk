@@ -72,6 +72,8 @@ for job_name, job_runs, job_model, job_seeds, job_protocol in GRID_JOBS:
 
 
 rule experiments:
+    # one long serial job: started first, beside the grid, so that it does not run alone at the end
+    priority: 50
     input:
         store=lambda w: store_index(w.dataset),
     output:
