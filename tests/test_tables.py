@@ -222,3 +222,5 @@ def test_claims_rows_and_verdicts():
     assert pcl["difference (pp)"].iloc[0] == pytest.approx(11.0)  # without - with PCL, mean over seeds
     assert pcl["verdict"].iloc[0] == "contradicts: configuration better"
     assert {"ci95 low", "ci95 high", "mdd80 (pp)"} <= set(c.columns)
+    empty = tables.claims(tables.paired_table(toy_runs(n_seeds=5).iloc[:0]))  # nothing to compare
+    assert empty.empty and list(empty.columns) == list(c.columns)

@@ -358,4 +358,6 @@ def claims(paired: pd.DataFrame, paired_semi: pd.DataFrame | None = None, effici
             if better in w and other in w:
                 where = f"{target}, {100 * level:.0f} % labelled" if col == "labelled_fraction" else target
                 add(claim, where, f"{other} − {better}", (w[other] - w[better]).dropna().to_numpy())
-    return pd.DataFrame(rows)
+    cols = ["claim", "where", "comparison", "n seeds", "difference (pp)", "ci95 low", "ci95 high", "mdd80 (pp)",
+            "verdict"]
+    return pd.DataFrame(rows, columns=cols)
