@@ -14,8 +14,8 @@ import pandas as pd
 
 from damer_lite.config import load_config
 from damer_lite.datasets.manifest import split as make_split
-from damer_lite.experiments.runs import fused_metrics
-from damer_lite.training.data import binary_labels, load_training_data, split_pool
+from damer_lite.experiments.runs import fused_metrics, protocol_split, semi_config
+from damer_lite.training.data import binary_labels, load_training_data
 from damer_lite.training.loop import train_run
 
 
@@ -29,21 +29,18 @@ def label_efficiency(store_dir, target: str, fractions=(0.1, 0.25, 0.5, 1.0), se
     for seed in seeds:
         split = make_split(table, target, seed)
         for frac in fractions:
-            if frac >= 1.0:
-                labelled = split["train"]
-            else:  # the same stratified draw that train_run makes for the pool (pcl.source='pool')
-                labelled, _ = split_pool(split["train"], y, 1.0 - frac, seed)
+            # the semi-supervised protocol's draw (the same stratified draw train_run makes for the pool), with
+            # the paper's θ_t range; at frac = 1 nothing is hidden
+            protocol = "semi" if frac < 1.0 else "full"
+            labelled_split, _ = protocol_split(split, y, protocol, 1.0 - frac, seed)
             no_pcl = copy.deepcopy(base)
             no_pcl.modules.pcl = False
-            res = train_run(mel, coch, y, {"train": labelled, "test": split["test"]}, no_pcl, seed=seed,
-                            device=device)
+            res = train_run(mel, coch, y, labelled_split, no_pcl, seed=seed, device=device)
             rows.append({"target": target, "seed": seed, "labelled_fraction": frac, "model": "DAMER without PCL",
-                         "n_labelled": len(labelled), **fused_metrics(res["metrics"])})
-            with_pcl = copy.deepcopy(base)
-            if frac < 1.0:
-                with_pcl.pcl.source, with_pcl.pcl.pool_fraction = "pool", 1.0 - frac
+                         "n_labelled": len(labelled_split["train"]), **fused_metrics(res["metrics"])})
+            with_pcl = semi_config(base, 1.0 - frac, theta_range="paper") if frac < 1.0 else base
             res = train_run(mel, coch, y, split, with_pcl, seed=seed, device=device)
             rows.append({"target": target, "seed": seed, "labelled_fraction": frac,
-                         "model": "DAMER with PCL (unlabelled pool)", "n_labelled": len(labelled),
+                         "model": "DAMER with PCL (unlabelled pool)", "n_labelled": len(labelled_split["train"]),
                          **fused_metrics(res["metrics"])})
     return pd.DataFrame(rows)

@@ -16,6 +16,7 @@ Table V (`ablation.ABLATIONS`: dsaf, pcl, saml, dsaf+pcl, pcl+saml, dsaf+saml, d
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -54,8 +55,6 @@ def semi_config(cfg, hidden_fraction: float, theta_range: str = "above_floor"):
 
     theta_range 'above_floor' (ours, see `model.pcl.theta_above_floor`) keeps selection dependent on the
     model's confidence in the binary task, where c >= r/2 passes every sample once θ_t < r/2."""
-    import copy
-
     cfg = copy.deepcopy(cfg)
     cfg.pcl.source, cfg.pcl.pool_fraction, cfg.pcl.theta_range = "pool", float(hidden_fraction), theta_range
     cfg.validate()
