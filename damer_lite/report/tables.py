@@ -345,16 +345,16 @@ def claims(paired: pd.DataFrame, paired_semi: pd.DataFrame | None = None, effici
         for _, r in paired_semi[paired_semi["configuration"] == "dsaf+saml"].iterrows():
             add("PCL helps when labels are scarce (semi-supervised protocol)",
                 f"{dataset_label(r['dataset'])} {r['target']}", "DSAF+SAML − DAMER (PCL removed)", r)
-    for df, col, key, better, other, claim in (
-            (efficiency, "labelled_fraction", "model", "DAMER with PCL (unlabelled pool)", "DAMER without PCL",
+    for df, col, better, other, claim in (
+            (efficiency, "labelled_fraction", "DAMER with PCL (unlabelled pool)", "DAMER without PCL",
              "PCL helps when labels are scarce (label efficiency)"),
-            (shift, "train_styles", "model", "DAMER", "DAMER without SAML", "SAML helps under a style shift")):
+            (shift, "train_styles", "DAMER", "DAMER without SAML", "SAML helps under a style shift")):
         if df is None or not len(df):
             continue
         for (target, level), g in df.groupby(["target", col], sort=True):
             if col == "labelled_fraction" and level >= 1.0:
                 continue  # no label is hidden: not a test of the claim
-            w = g.pivot_table(index="seed", columns=key, values=metric)
+            w = g.pivot_table(index="seed", columns="model", values=metric)
             if better in w and other in w:
                 where = f"{target}, {100 * level:.0f} % labelled" if col == "labelled_fraction" else target
                 add(claim, where, f"{other} − {better}", (w[other] - w[better]).dropna().to_numpy())
