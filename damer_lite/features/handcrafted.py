@@ -22,6 +22,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from damer_lite.features.jit_cache import librosa_lock
+
 N_MFCC = 20
 N_CHROMA = 12
 N_CONTRAST = 7  # librosa: n_bands=6 -> 7 rows
@@ -50,7 +52,8 @@ def handcrafted_features(x: np.ndarray, sr: int, n_fft: int = 2048, hop: int = 5
     if method == "fast":
         parts = _fast_parts(y, sr, n_fft, hop)
     elif method == "librosa":
-        parts = _librosa_parts(y, sr, n_fft, hop)
+        with librosa_lock():  # may compile librosa's numba helpers (see jit_cache)
+            parts = _librosa_parts(y, sr, n_fft, hop)
     else:
         raise ValueError(f"method must be 'fast' or 'librosa', got {method!r}")
     out = np.concatenate(parts).astype(np.float32)
@@ -211,7 +214,8 @@ def _fast_parts(y: np.ndarray, sr: int, n_fft: int, hop: int) -> list[np.ndarray
     mfcc = sfft.dct(mel_db, type=2, norm="ortho", axis=1)[:, :N_MFCC].T  # (20, T)
     # chroma: tuning from a subset of frames, librosa's chroma filters, per-frame max normalisation
     step = max(1, t // TUNING_FRAMES)
-    tuning = librosa.estimate_tuning(S=power[::step].T, sr=sr, n_fft=n_fft)
+    with librosa_lock():  # estimate_tuning compiles numba helpers into a cache shared by all jobs (jit_cache)
+        tuning = librosa.estimate_tuning(S=power[::step].T, sr=sr, n_fft=n_fft)
     fb = librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=tuning, n_chroma=N_CHROMA).astype(np.float32)
     raw = power @ fb.T  # (T, 12)
     mx = np.abs(raw).max(axis=1, keepdims=True)
@@ -226,6 +230,7 @@ def _fast_parts(y: np.ndarray, sr: int, n_fft: int, hop: int) -> list[np.ndarray
     edge = 0.5 * (power[:, 0] + power[:, -1]) if n_fft % 2 == 0 else 0.0
     rms = np.sqrt(2 * (power.sum(axis=1, dtype=np.float64) - edge) / n_fft**2)
     zcr = _zcr(y, n_fft, hop)
-    onset = librosa.onset.onset_strength(S=mel_db.T, sr=sr)  # (T,)
-    tempo = _tempo(onset, sr, hop)
+    with librosa_lock():
+        onset = librosa.onset.onset_strength(S=mel_db.T, sr=sr)  # (T,)
+        tempo = _tempo(onset, sr, hop)
     return _summary(mfcc, chroma, contrast, centroid, rolloff, rms, zcr, tempo)
