@@ -73,6 +73,37 @@ def test_dry_run_lists_the_grid(tmp_path):
     assert semi == {f"train_semi_{m}" for m in models[:9]}, stats
 
 
+def _job_resources(dry_run_stdout: str) -> dict[str, str]:
+    """rule name -> its `resources:` line, from `snakemake -n` output."""
+    out, rule = {}, None
+    for line in dry_run_stdout.splitlines():
+        m = re.match(r"^(?:local)?rule (\S+):$", line)
+        if m:
+            rule = m.group(1)
+        elif rule and line.strip().startswith("resources:"):
+            out[rule] = line
+    return out
+
+
+def test_paper_profile_gives_one_job_per_cell_and_the_cpu_route_asks_for_no_gpu(tmp_path):
+    """`seeds_per_job: 1` (paper) splits the grid into one job per cell; training jobs ask for a GPU, the
+    scikit-learn baselines never do, and device=cpu (the CPU-only cluster route) leaves every job without one."""
+    base = ["-n", "--config", "profile=paper", f"data_dir={tmp_path}/data"]
+    r = _snakemake(*base)
+    assert r.returncode == 0, r.stdout + r.stderr
+    stats = dict(re.findall(r"^(train\S*)\s+(\d+)$", r.stdout, flags=re.M))
+    assert {f"train_dsaf_seed{s}" for s in range(5)} <= stats.keys(), stats
+    assert {f"train_damer_seed{s}" for s in range(1, 5)} <= stats.keys()  # seed 0 is the showcase
+    res = _job_resources(r.stdout)
+    assert "gpu=1" in res["train_dsaf_seed0"] and "gpu=1" in res["train_showcase"], res
+    assert "gpu=0" in res["train_svm_seed0"] and "gpu=0" in res["train_concat_linear_seed0"], res
+    cpu = _snakemake(*base[:3], "device=cpu", *base[3:])
+    assert cpu.returncode == 0, cpu.stdout + cpu.stderr
+    assert "gpu=1" not in cpu.stdout and "gpu=0" in cpu.stdout
+    # each profile writes its own results folder: a paper run never mixes into the committed quick results/
+    assert "results_paper/runs/" in r.stdout and " results/runs/" not in r.stdout
+
+
 def test_wrong_config_is_rejected(tmp_path):
     r = _snakemake("-n", "--config", "profile=huge", f"results_dir={tmp_path}/r", f"data_dir={tmp_path}/d")
     assert r.returncode != 0

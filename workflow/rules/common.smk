@@ -7,9 +7,18 @@ from damer_lite.features.store import store_dir
 
 PROFILE = config["profile"]
 P = config["profiles"][PROFILE]
-RESULTS = config["results_dir"]
+# Each profile writes its own folder, so that a smoke or paper run never mixes into the committed quick results:
+# results_dir null = results/ for quick (`make results`), results_<profile>/ for the others.
+RESULTS = config["results_dir"] or ("results" if PROFILE == "quick" else f"results_{PROFILE}")
 DATA = config["data_dir"]
 DEVICE = config.get("device") or "None"
+# GPUs a training job asks the scheduler for: none when the config's device is cpu (the CPU-only cluster
+# route, `--config device=cpu`), else one (`--gpus=1` under SLURM; no effect on a local run)
+GPU = 0 if DEVICE == "cpu" else 1
+
+# CPUs the feature job would like (its worker processes); a local run scales this down to --cores, a cluster
+# run to the profile's `cores` (the most CPUs one job may ask for)
+FEATURE_THREADS = 16
 FEATURES = f"{DATA}/features"
 NB_OUT = f"{RESULTS}/notebooks"
 NOTEBOOK_SH = "workflow/scripts/notebook.sh"
@@ -45,20 +54,39 @@ def run_dir(dataset, target, model, seed, runs="runs"):
     return f"{RESULTS}/{runs}/{dataset}/{target}/{model}/seed{seed}"
 
 
-# Grid cells are trained by `damer-lite grid`, one job per (dataset, target, configuration) running all its
-# seeds in one process; the showcase cell (DAMER, showcase seed) is executed through notebook 04 instead.
+# Grid cells are trained by `damer-lite grid`: one job per (dataset, target, configuration) runs its seeds in one
+# process, `seeds_per_job` at a time (null: all of them; 1 on a cluster gives one job per cell). The showcase cell
+# (DAMER, showcase seed) is executed through notebook 04 instead.
 GRID_SEEDS = {m: [s for s in SEEDS if not (m == "damer" and s == SHOW)] for m in MODELS}
 SEMI = P["semi"]
 SEMI_MODELS = config["configurations"] + config["semi_baselines"]
-# (rule name, runs folder below RESULTS, configuration, seeds, protocol arguments of `damer-lite grid`)
-GRID_JOBS = [
-    (f"train_{m.replace('+', '_')}", "runs", m, GRID_SEEDS[m], "--protocol full") for m in MODELS if GRID_SEEDS[m]
-] + [
-    (f"train_semi_{m.replace('+', '_')}", "runs_semi", m, SEMI["seeds"],
-     f"--protocol semi --hidden-fraction {SEMI['hidden_fraction']}")
-    for m in SEMI_MODELS
-    if SEMI["seeds"]
-]
+CPU_MODELS = {"svm", "concat_linear"}  # scikit-learn baselines: never a GPU
+
+
+def seed_chunks(seeds, per_job=P.get("seeds_per_job")):
+    """[[seeds of job 1], ...]: all seeds in one job, or `per_job` at a time."""
+    if not per_job:
+        return [list(seeds)] if seeds else []
+    return [list(seeds[i : i + per_job]) for i in range(0, len(seeds), per_job)]
+
+
+def _grid_jobs(prefix, runs, models, seeds_of, protocol):
+    jobs = []
+    for m in models:
+        chunks = seed_chunks(seeds_of(m))
+        for chunk in chunks:
+            part = "_seed" + "_".join(str(s) for s in chunk) if len(chunks) > 1 else ""
+            name = f"{prefix}{m.replace('+', '_')}{part}"
+            jobs.append((name, runs, m, chunk, protocol, 0 if m in CPU_MODELS else GPU, part))
+    return jobs
+
+
+# (rule name, runs folder below RESULTS, configuration, seeds, protocol arguments of `damer-lite grid`, GPUs,
+#  the log name's seed part)
+GRID_JOBS = _grid_jobs("train_", "runs", MODELS, lambda m: GRID_SEEDS[m], "--protocol full") + _grid_jobs(
+    "train_semi_", "runs_semi", SEMI_MODELS, lambda m: SEMI["seeds"],
+    f"--protocol semi --hidden-fraction {SEMI['hidden_fraction']}",
+)
 
 
 def results_of(notebook_path):

@@ -27,7 +27,7 @@ rule features:
         root=lambda w: DATASETS[w.dataset],
         profile=P["features"],
         features=lambda w, output: features_of(output[0]),
-    threads: workflow.cores
+    threads: FEATURE_THREADS
     resources:
         mem_mb=8000,
     shell:

@@ -26,7 +26,7 @@ rule train_showcase:
         seed=str(SHOW),
     threads: 1
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=4000,
         runtime=120,
     shell:
@@ -38,8 +38,9 @@ rule train_showcase:
         "-p device {params.device} > {log} 2>&1 && python -m damer_lite.report.relpaths {output.notebook}"
 
 
-# One job per (dataset, target, configuration) of each protocol: its seeds in one `damer-lite grid` process.
-for job_name, job_runs, job_model, job_seeds, job_protocol in GRID_JOBS:
+# One job per (dataset, target, configuration) of each protocol and chunk of seeds (`seeds_per_job`): its seeds in
+# one `damer-lite grid` process.
+for job_name, job_runs, job_model, job_seeds, job_protocol, job_gpu, job_part in GRID_JOBS:
 
     rule:
         name:
@@ -49,7 +50,7 @@ for job_name, job_runs, job_model, job_seeds, job_protocol in GRID_JOBS:
         output:
             [f"{RESULTS}/{job_runs}/{{dataset}}/{{target}}/{job_model}/seed{s}/run.json" for s in job_seeds],
         log:
-            f"{RESULTS}/logs/{job_runs}/{{dataset}}_{{target}}_{job_model}.log",
+            f"{RESULTS}/logs/{job_runs}/{{dataset}}_{{target}}_{job_model}{job_part}.log",
         conda:
             "../envs/damer-lite.yaml"
         params:
@@ -62,7 +63,7 @@ for job_name, job_runs, job_model, job_seeds, job_protocol in GRID_JOBS:
             protocol=job_protocol,
         threads: 1
         resources:
-            gpu=1,
+            gpu=job_gpu,
             mem_mb=4000,
             runtime=240,
         shell:
@@ -93,7 +94,7 @@ rule experiments:
         styles=" ".join(config["style_shift_train"]),
     threads: 1
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=4000,
         runtime=120,
     shell:
@@ -119,7 +120,7 @@ rule cross_dataset:
         seeds=" ".join(str(s) for s in P["extras"]["seeds"]),
     threads: 1
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=4000,
         runtime=240,
     shell:
