@@ -9,7 +9,9 @@ TORCH_SPEC ?= torch==2.13.0
 CORES ?= all
 PROFILE ?= quick
 
-.PHONY: install test results lint
+VERIFY_DIR ?= verify
+
+.PHONY: install test results lint verify
 
 install: $(VENV)/.installed
 
@@ -29,3 +31,11 @@ lint: install
 results: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --profile profiles/local --cores $(CORES) \
 		--config profile=$(PROFILE)
+
+# Regenerate every result from scratch (fresh SynthMemo and features too) into $(VERIFY_DIR)/, then compare
+# every number of its tables with the committed results/tables (tolerance: one test track; see
+# damer_lite/report/verify.py). Exit status 1 when something differs beyond the tolerance.
+verify: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --profile profiles/local --cores $(CORES) \
+		--config profile=$(PROFILE) results_dir=$(VERIFY_DIR)/results data_dir=$(VERIFY_DIR)/data
+	$(PY) -m damer_lite.report.verify results $(VERIFY_DIR)/results --out $(VERIFY_DIR)/report.md

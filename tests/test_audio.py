@@ -90,3 +90,15 @@ def test_bad_inputs_raise_audio_error(tmp_path, kind, reason):
         load_audio(p, 16000, start_s=start, min_duration_s=3.0)
     assert reason in str(err.value) and p.name in str(err.value)
     assert err.value.path == str(p) and reason in err.value.reason
+
+
+def test_a_corrupt_mp3_gets_a_true_reason_and_no_decoder_noise(tmp_path, capfd):
+    """libsndfile calls a corrupt mp3 "File does not exist or is not a regular file (possibly a pipe?)" and its
+    mp3 decoder prints "Note: Illegal Audio-MPEG-Header" lines on the process's stderr; neither reaches the user."""
+    p = tmp_path / "broken.mp3"
+    p.write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00" + np.random.default_rng(0).bytes(5000))
+    with pytest.raises(AudioError) as err:
+        load_audio(p, 16000)
+    assert "not decodable as MP3" in err.value.reason and "possibly a pipe" not in err.value.reason
+    captured = capfd.readouterr()
+    assert "MPEG" not in captured.err and "libmpg123" not in captured.err, captured.err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,15 @@ from damer_lite.features import store
 from damer_lite.features.config import feature_profile
 from damer_lite.predict import checkpoint
 from damer_lite.predict.checkpoint import CheckpointError
-from damer_lite.predict.predictor import Predictor, default_span, find_audio, quadrant, summarise, window_spans
+from damer_lite.predict.predictor import (
+    Predictor,
+    default_span,
+    find_audio,
+    quadrant,
+    summarise,
+    summary_line,
+    window_spans,
+)
 from damer_lite.training.loop import predict as model_predict
 from damer_lite.training.runio import load_model
 
@@ -187,6 +196,7 @@ def test_bad_files_become_error_rows(setup, tmp_path):
     assert "empty" in reasons["empty.wav"]
     assert "not readable" in reasons["corrupt.flac"] and "not readable" in reasons["text.wav"]
     assert "not readable" in reasons["notes.txt"]
+    assert df.attrs["skipped_non_audio"] == 1 and "1 non-audio file skipped" in summary_line(df)
     assert "too short" in reasons["short.wav"]
     assert "silent" in reasons["silent.wav"]
     assert "not found" in reasons["absent.mp3"]
@@ -203,6 +213,28 @@ def test_bad_files_become_error_rows(setup, tmp_path):
     assert (tmp_path / "va.png").stat().st_size > 0
     assert _cli([str(d), "--checkpoint-dir", str(setup["ckdir"]), "--no-progress"]) == 1  # nothing predicted
     assert _cli([str(good), "--checkpoint-dir", str(tmp_path / "none"), "--no-progress"]) == 2
+
+
+def test_nothing_audio_and_checkpoints_found_from_anywhere(setup, tmp_path, monkeypatch, capsys):
+    """A glob that matches only non-audio files gets a clear message (not an empty table); without
+    --checkpoint-dir the checkpoints come from $DAMER_LITE_CHECKPOINTS or the repository, never the current
+    directory."""
+    d = tmp_path / "docs"
+    d.mkdir()
+    (d / "a.txt").write_text("x")
+    (d / "b.pdf").write_bytes(b"%PDF")
+    assert _cli([str(d / "*"), "--checkpoint-dir", str(setup["ckdir"]), "--no-progress"]) == 1
+    err = capsys.readouterr()
+    assert "no audio file" in err.err and "2 file(s) found" in err.err and "Empty DataFrame" not in err.out
+    # from an unrelated working directory, through the environment variable
+    good = sorted((setup["root"] / "MusicRawData").glob("*.flac"))[0]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(predict_command.CHECKPOINT_ENV, str(setup["ckdir"]))
+    assert _cli([str(good), "--no-progress"]) == 0
+    # without it: the repository's results/checkpoints (the committed ones), whatever the working directory
+    monkeypatch.delenv(predict_command.CHECKPOINT_ENV)
+    assert predict_command.default_checkpoint_dir() == Path(predict_command.__file__).resolve().parents[2] / (
+        "results/checkpoints")
 
 
 def test_long_file_bounded_memory(setup, tmp_path):

@@ -105,7 +105,7 @@ def test_failures_table(tmp_path, cfg):
     fails = res["failures"].set_index("track_id")["reason"].to_dict()
     assert set(fails) == {"corrupt", "empty", "short", "silent", "text"}
     assert "empty" in fails["empty"] and "too short" in fails["short"] and "silent" in fails["silent"]
-    assert "not readable" in fails["text"]
+    assert "not decodable as MP3" in fails["text"]
     assert (s.n_ok, s.n_failed) == (3, 5)
     assert np.isfinite(res["mel"]).all() and np.isfinite(res["coch"]).all()
 
@@ -115,3 +115,28 @@ def test_manifest_checks(tmp_path, cfg):
         store.extract(pd.DataFrame({"track_id": ["a"]}), tmp_path, cfg, progress=False)
     with pytest.raises(ValueError, match="duplicate"):
         store.extract(pd.DataFrame({"track_id": ["a", "a"], "audio_path": ["x", "y"]}), tmp_path, cfg)
+
+
+def test_tracks_set_aside_by_the_loader_are_in_the_failures_table(tmp_path, capsys):
+    """A Memo2496-layout folder where the loader rejects tracks (a 2 s file, a missing file): `damer-lite
+    features` lists them in failures.csv with stage 'loader' and the summary's counts add up to the dataset's."""
+    from damer_lite.cli import main
+    from damer_lite.datasets import load_manifest, synth
+
+    root = tmp_path / "memo"
+    synth.generate(root, n_tracks=8, duration=4.0, sr=16000, seed=5, progress=False)
+    audio = sorted((root / "MusicRawData").iterdir())
+    sf.write(audio[0], _music(16000, 2.0, 9), 16000)  # too short for the loader (< 3 s)
+    audio[1].unlink()  # missing audio
+    (root / "MusicRawData" / audio[2].name).write_bytes(b"not audio at all" * 50)  # fails at decode
+    manifest = load_manifest("memo2496", root)
+    assert len(manifest) == 6  # the loader keeps 6 of 8
+    rc = main(["features", "--dataset", "memo2496", "--root", str(root), "--out", str(tmp_path / "f"),
+               "--profile", "smoke", "--no-progress"])
+    out = capsys.readouterr()
+    assert rc == 0
+    fails = store.load(tmp_path / "f")["failures"].set_index("track_id")
+    assert (fails["stage"] == "loader").sum() == 2 and (fails["stage"] == "decode").sum() == 1, fails
+    assert fails["reason"].str.contains("too_short").any() and fails["reason"].str.contains("missing_audio").any()
+    assert "features: 8 tracks: 5 ok, 1 failed, 2 set aside by the loader (decode 1, loader 2)" in out.out
+    assert "failures.csv" in out.err

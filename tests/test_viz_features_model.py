@@ -63,7 +63,7 @@ def test_tables(tiny_store):
     assert list(tab.columns) == ["dataset", "source", "tracks", "failed", "audio_min", "wall_s", "x_realtime"]
     assert len(tab) == 3 and tab["tracks"].tolist()[:2] == [3, 3]
     fails = vf.failures_table(root, "tiny")
-    assert fails.empty and list(fails.columns) == ["dataset", "track_id", "audio_path", "reason"]
+    assert fails.empty and list(fails.columns) == ["dataset", "track_id", "audio_path", "stage", "reason"]
     assert set(vf.config_table(st["config"]).columns) == {"setting", "paper (§III-C)", "this profile"}
     summary = vf.window_summary(df)
     assert summary.loc["max", "window_length_s"] == pytest.approx(1.4)

@@ -25,14 +25,16 @@ def add_parser(subparsers) -> None:
 
 def _arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--store", help="feature store folder (label efficiency, style shift)")
-    ap.add_argument("--dataset", default="synthmemo")
+    ap.add_argument("--dataset", default="synthmemo", help="dataset name of --store (its tracks need a style)")
     ap.add_argument("--results", required=True, help="results folder (tables/ is written below it)")
-    ap.add_argument("--profile", default="quick", help="training profile")
-    ap.add_argument("--targets", nargs="+", default=list(TARGETS))
-    ap.add_argument("--fractions", nargs="+", type=float, default=[0.1, 0.25, 0.5, 1.0])
-    ap.add_argument("--train-styles", nargs="+", default=["piano", "plucked", "mallet"])
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
-    ap.add_argument("--device", default=None)
+    ap.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"], help="training profile")
+    ap.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS, help="binary tasks")
+    ap.add_argument("--fractions", nargs="+", type=float, default=[0.1, 0.25, 0.5, 1.0],
+                    help="label efficiency: labelled shares of each training split")
+    ap.add_argument("--train-styles", nargs="+", default=["piano", "plucked", "mallet"],
+                    help="style shift: timbre families trained on (the others are the test)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of every experiment")
+    ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
     ap.add_argument("--cross", nargs="*", default=None, metavar="NAME=STORE",
                     help="only the cross-dataset experiment over these stores (at least two)")
 

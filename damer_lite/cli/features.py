@@ -38,6 +38,7 @@ def run(args) -> int:
         return 2
     summary = extract(manifest, args.out, cfg, workers=args.workers, device=args.device, dataset=args.dataset,
                       progress=not getattr(args, "no_progress", False))
-    if summary.n_failed:
-        print(f"{summary.n_failed} track(s) failed; see {summary.store_dir}/failures.csv", file=sys.stderr)
+    if summary.n_failed or summary.n_set_aside:
+        print(f"{summary.n_failed} track(s) failed and {summary.n_set_aside} were set aside by the loader; "
+              f"each is listed with its stage and reason in {summary.store_dir}/failures.csv", file=sys.stderr)
     return 0 if summary.n_ok > 0 else 1

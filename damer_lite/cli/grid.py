@@ -31,11 +31,12 @@ def _arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--store", required=True, help="feature store folder (written by `damer-lite features`)")
     ap.add_argument("--runs", required=True, help="runs folder; cells go to RUNS/DATASET/TARGET/CONFIG/seedK")
     ap.add_argument("--dataset", default=None, help="dataset name (default: from the store's folder name)")
-    ap.add_argument("--target", nargs="+", required=True, choices=TARGETS, dest="targets")
+    ap.add_argument("--target", nargs="+", required=True, choices=TARGETS, dest="targets",
+                    help="one or both binary tasks")
     ap.add_argument("--configuration", nargs="+", required=True, dest="configurations",
                     help="Table V configurations (dsaf pcl saml dsaf+pcl pcl+saml dsaf+saml damer) and/or "
                          "baselines (mel_transformer coch_transformer concat_linear svm)")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds, one run folder each")
     ap.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"],
                     help="training profile (default: quick)")
     ap.add_argument("--protocol", default="full", choices=["full", "semi"],

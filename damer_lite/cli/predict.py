@@ -9,10 +9,20 @@ arguments. See docs/predict.md.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-DEFAULT_CHECKPOINT_DIR = "results/checkpoints"
+CHECKPOINT_ENV = "DAMER_LITE_CHECKPOINTS"
+
+
+def default_checkpoint_dir() -> Path:
+    """$DAMER_LITE_CHECKPOINTS, else the pipeline's results/checkpoints of the repository this package was
+    installed from (not of the current directory: predict works from anywhere)."""
+    env = os.environ.get(CHECKPOINT_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[2] / "results" / "checkpoints"
 
 
 def add_parser(subparsers) -> None:
@@ -21,7 +31,8 @@ def add_parser(subparsers) -> None:
         description="Predict arousal and valence for audio files (mp3/flac/wav/ogg, any sample rate or channel "
                     "count) with checkpoints exported by the pipeline.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders (searched recursively) or globs")
-    src = p.add_argument_group("checkpoints (default: --checkpoint-dir results/checkpoints)")
+    src = p.add_argument_group(
+        "checkpoints (default: $DAMER_LITE_CHECKPOINTS, else results/checkpoints of the damer-lite repository)")
     src.add_argument("--checkpoint-dir", default=None,
                      help="folder with {dataset}_arousal.pt and {dataset}_valence.pt")
     src.add_argument("--dataset", default=None,
@@ -65,11 +76,12 @@ def run(args) -> int:
                 return 2
             pred = Predictor.from_files(args.arousal, args.valence, device=args.device, batch_size=args.batch_size)
         else:
-            ckdir = args.checkpoint_dir or DEFAULT_CHECKPOINT_DIR
+            ckdir = args.checkpoint_dir or default_checkpoint_dir()
             pred = Predictor.from_dir(ckdir, args.dataset, device=args.device, batch_size=args.batch_size)
     except CheckpointError as e:
-        hint = ("" if args.arousal or args.valence or Path(args.checkpoint_dir or DEFAULT_CHECKPOINT_DIR).is_dir()
-                else " (the pipeline writes them: `make results`, or `snakemake --cores 2 "
+        hint = ("" if args.arousal or args.valence or Path(args.checkpoint_dir or default_checkpoint_dir()).is_dir()
+                else f" (name the folder with --checkpoint-dir DIR or ${CHECKPOINT_ENV}; the pipeline writes "
+                     "them into the repository's results/checkpoints: `make results`, or `snakemake --cores 2 "
                      "results/checkpoints/synthmemo_arousal.pt results/checkpoints/synthmemo_valence.pt`)")
         _err(f"{e}{hint}")
         return 2
@@ -83,6 +95,13 @@ def run(args) -> int:
 
     df = pred.predict(args.paths, window_s=args.window, hop_s=args.hop,
                       max_span_s=args.max_span or MAX_SPAN_S, progress=not args.no_progress)
+    if df.empty:
+        from damer_lite.predict.predictor import AUDIO_EXTENSIONS
+
+        skipped = df.attrs.get("skipped_non_audio", 0)
+        _err(f"no audio file in {' '.join(args.paths)}: {skipped} file(s) found, none with an audio extension "
+             f"({', '.join(AUDIO_EXTENSIONS)}); name a file explicitly to try it anyway")
+        return 1
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,13 +17,16 @@ def add_parser(subparsers) -> None:
                    help="feature store folder (written by `damer-lite features`)")
     p.add_argument("--manifest", default=None,
                    help="manifest CSV with track_id, valence, arousal (default: the snapshot kept in the store)")
-    p.add_argument("--target", required=True, choices=TARGETS)
+    p.add_argument("--target", required=True, choices=TARGETS,
+                   help="the binary task: high vs low arousal, or positive vs negative valence (label > 0)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--config", default=None, help="YAML config (on top of the 'paper' profile)")
-    g.add_argument("--profile", default=None, choices=["smoke", "quick", "paper"], help="named profile")
+    g.add_argument("--profile", default=None, choices=["smoke", "quick", "paper"],
+                   help="named profile (default: paper, the paper's settings: 80 epochs, D = 128; quick: 20 "
+                        "epochs, D = 64, minutes on a CPU; smoke: 2 epochs, for tests)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set model.d=64 (repeatable)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and batch order")
     p.add_argument("--test-size", type=float, default=0.3, help="stratified test fraction (paper: 0.3)")
     p.add_argument("--val-size", type=float, default=0.0,
                    help="fraction of train held out for model selection (0: use the last epoch)")

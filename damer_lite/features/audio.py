@@ -7,7 +7,11 @@ seeking. Multi-channel audio is mixed to mono by averaging; resampling uses soxr
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +28,53 @@ class AudioError(Exception):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{Path(self.path).name}: {reason}")
+
+
+_QUIET_LOCK = threading.Lock()
+_QUIET = {"depth": 0, "saved": None}
+
+
+@contextmanager
+def quiet_decoders():
+    """Silence what C decoders print straight to file descriptor 2 (libmpg123 inside libsndfile prints "Note:
+    Illegal Audio-MPEG-Header ..." for a corrupt mp3): the reason reaches the user in the AudioError instead.
+    Python's own warnings and errors are unaffected once the block ends. Nested and threaded uses share one
+    redirection."""
+    try:
+        fd = sys.__stderr__.fileno() if sys.__stderr__ is not None else 2
+    except (OSError, ValueError):  # no real stderr (e.g. some notebook front ends): nothing to silence
+        yield
+        return
+    with _QUIET_LOCK:
+        if _QUIET["depth"] == 0:
+            sys.__stderr__.flush()
+            saved = os.dup(fd)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, fd)
+            os.close(devnull)
+            _QUIET["saved"] = saved
+        _QUIET["depth"] += 1
+    try:
+        yield
+    finally:
+        with _QUIET_LOCK:
+            _QUIET["depth"] -= 1
+            if _QUIET["depth"] == 0:
+                os.dup2(_QUIET["saved"], fd)
+                os.close(_QUIET["saved"])
+                _QUIET["saved"] = None
+
+
+def unreadable_reason(path, err: Exception) -> str:
+    """A reason for a file no decoder could open. libsndfile reports a corrupt mp3 as "File does not exist or
+    is not a regular file (possibly a pipe?)" although the file is there: say what is wrong instead."""
+    msg = str(err).strip() or type(err).__name__
+    p = Path(path)
+    if "does not exist or is not a regular file" in msg and p.is_file():
+        kind = p.suffix.lstrip(".").upper() or "audio"
+        return (f"not decodable as {kind}: no valid audio frames found (corrupt, truncated or not really "
+                f"{kind}; {p.stat().st_size} bytes)")
+    return f"not readable as audio ({msg})"
 
 
 @dataclass
@@ -91,15 +142,16 @@ def load_audio(
         raise AudioError(path, f"bad window start {start_s}")
     if end_s is not None and start_s is not None and end_s <= start_s:
         raise AudioError(path, f"empty window [{start_s}, {end_s}) s")
-    try:
-        data, orig_sr, channels, total = _read_soundfile(p, start_s, end_s)
-        decoder = "soundfile"
-    except Exception as sf_err:  # libsndfile could not open it: try audioread/ffmpeg via librosa
+    with quiet_decoders():
         try:
-            data, orig_sr, channels, total = _read_librosa(p, start_s, end_s)
-            decoder = "librosa"
-        except Exception:
-            raise AudioError(path, f"not readable as audio ({str(sf_err).strip() or type(sf_err).__name__})") from None
+            data, orig_sr, channels, total = _read_soundfile(p, start_s, end_s)
+            decoder = "soundfile"
+        except Exception as sf_err:  # libsndfile could not open it: try audioread/ffmpeg via librosa
+            try:
+                data, orig_sr, channels, total = _read_librosa(p, start_s, end_s)
+                decoder = "librosa"
+            except Exception:
+                raise AudioError(path, unreadable_reason(p, sf_err)) from None
     if channels == 0 or data.ndim != 2 or data.shape[1] == 0:
         raise AudioError(path, "no audio channels")
     if data.shape[0] == 0:

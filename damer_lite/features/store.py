@@ -8,7 +8,9 @@ Layout of one store, `<out_dir>/<dataset>-<config hash>/`:
     coch.npy             (n, n_coch, T) float32     } (NaN-padded to the longest track when n_tokens=None)
     handcrafted.npy      (n, d) float32             }
     index.csv            track_id, audio_path, row, n_frames, start_s, end_s, duration_s
-    failures.csv         track_id, audio_path, reason   (a bad file never aborts the run)
+    failures.csv         track_id, audio_path, stage, reason   (a bad file never aborts the run); stage is
+                         'loader' (set aside by the dataset loader: missing audio, too short, no labels ...),
+                         'decode' (the audio could not be read) or 'analysis' (features failed)
     summary.json         counts, audio seconds, wall seconds, x real time
 
 A killed run is resumed by calling `extract` again: finished per-track files are kept, stray temp files are
@@ -24,7 +26,7 @@ import os
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +43,9 @@ ARRAYS = ("mel", "coch", "handcrafted")
 @dataclass
 class ExtractSummary:
     store_dir: str
-    n_tracks: int
+    n_tracks: int  # tracks handed to extraction (the loader's usable ones)
     n_ok: int
-    n_failed: int
+    n_failed: int  # failed at decode or analysis
     n_computed: int  # computed in this run (the rest were already on disk)
     audio_s: float  # seconds of audio analysed in this run
     wall_s: float
@@ -51,10 +53,18 @@ class ExtractSummary:
     # audio seconds per wall second after every worker has finished its first track (excludes process start,
     # imports and filter-plan set-up: the rate a long run settles at); NaN with too few tracks
     steady_x_realtime: float = float("nan")
+    n_set_aside: int = 0  # set aside by the dataset loader before extraction (in failures.csv, stage 'loader')
+    failed_by_stage: dict = field(default_factory=dict)  # stage -> count, over failures.csv
 
     def __str__(self) -> str:
+        total = self.n_tracks + self.n_set_aside
+        parts = [f"{self.n_ok} ok", f"{self.n_failed} failed"]
+        if self.n_set_aside:
+            parts.append(f"{self.n_set_aside} set aside by the loader")
+        stages = ", ".join(f"{k} {v}" for k, v in sorted(self.failed_by_stage.items()) if v)
         return (
-            f"features: {self.n_ok}/{self.n_tracks} ok, {self.n_failed} failed, {self.n_computed} computed now, "
+            f"features: {total} tracks: {', '.join(parts)}" + (f" ({stages})" if stages else "")
+            + f"; {self.n_computed} computed now, "
             f"{self.audio_s:.0f} s of audio in {self.wall_s:.1f} s ({self.x_realtime:.1f}x real time) "
             f"-> {self.store_dir}"
         )
@@ -179,7 +189,23 @@ def compute_batch(signals: list, cfg: FeatureConfig, device=None, timings: dict 
 
 
 def _worker_init() -> None:
-    """One BLAS/torch thread per worker process: K workers use K cores, not K x cores."""
+    """One BLAS/torch thread per worker process: K workers use K cores, not K x cores. The worker ends with its
+    parent (Linux: SIGTERM when the parent dies, even by SIGKILL), and SIGTERM ends it through Python's
+    clean-up, so that a half-written track file is removed (`_atomic_write`)."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            raise SystemExit(1)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
     import torch
@@ -187,15 +213,48 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
-def _job(track_id, audio_path, start_s, end_s, cfg_dict, track_file, device) -> tuple:
-    """Compute one track and write its npz atomically. Returns (track_id, seconds of audio, error or None)."""
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _stop_workers(pool, tracks: Path) -> None:
+    """Interrupted (Ctrl-C, SIGTERM): end every worker now, wait for them, drop queued tracks and any
+    half-written track file. Finished track files stay: the same command resumes from them."""
+    import multiprocessing as mp
+
+    pool.shutdown(wait=False, cancel_futures=True)
+    children = mp.active_children()
+    for proc in children:
+        proc.terminate()
+    for proc in children:
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+    for stray in tracks.glob("*.tmp-*"):
+        stray.unlink(missing_ok=True)
+
+
+def _job(*job) -> tuple:
+    """`_compute_job` in a worker process. SIGTERM there raises SystemExit (`_exit_on_sigterm`): unwinding
+    removes a half-written track file, then the worker leaves at once (the pool would otherwise catch the
+    exception, report it as the track's result and carry on)."""
+    try:
+        return _compute_job(*job)
+    except SystemExit as e:
+        os._exit(e.code if isinstance(e.code, int) else 1)
+
+
+def _compute_job(track_id, audio_path, start_s, end_s, cfg_dict, track_file, device) -> tuple:
+    """Compute one track and write its npz atomically. Returns (track_id, seconds of audio, error or None);
+    an error is (stage, reason), stage 'decode' or 'analysis'."""
     cfg = FeatureConfig.from_dict(cfg_dict)
     try:
         res = compute_track(audio_path, cfg, start_s, end_s, device=device)
     except AudioError as e:
-        return track_id, 0.0, e.reason
+        return track_id, 0.0, ("decode", e.reason)
     except Exception as e:  # a bad file must never abort the run
-        return track_id, 0.0, f"{type(e).__name__}: {e}"
+        return track_id, 0.0, ("analysis", f"{type(e).__name__}: {e}")
     _write_track(track_file, res)
     return track_id, float(res["duration_s"]), None
 
@@ -214,9 +273,9 @@ def _decode_job(job) -> tuple:
     try:
         return job, decode_track(audio_path, FeatureConfig.from_dict(cfg_dict), start_s, end_s), None
     except AudioError as e:
-        return job, None, e.reason
+        return job, None, ("decode", e.reason)
     except Exception as e:
-        return job, None, f"{type(e).__name__}: {e}"
+        return job, None, ("decode", f"{type(e).__name__}: {e}")
 
 
 def _run_batched(todo: list, cfg: FeatureConfig, device, batch_size: int, workers: int, backend: str):
@@ -245,7 +304,7 @@ def _run_batched(todo: list, cfg: FeatureConfig, device, batch_size: int, worker
                         feats.append(f"{type(e1).__name__}: {e1} (batch: {type(e).__name__})")
             for (job, _), res in zip(ok, feats, strict=True):
                 if isinstance(res, str):
-                    yield job[0], 0.0, res
+                    yield job[0], 0.0, ("analysis", res)
                     continue
                 _write_track(job[5], res)
                 yield job[0], float(res["duration_s"]), None
@@ -294,6 +353,7 @@ def extract(
     _atomic_write(root / "manifest.csv", lambda tmp: manifest.to_csv(tmp, index=False))
 
     rows = manifest.to_dict("records")
+    set_aside = set_aside_by_loader(manifest)
     todo = []
     for row in rows:
         f = tracks / f"{track_key(row['track_id'])}.npz"
@@ -313,29 +373,52 @@ def extract(
         for tid, secs, err in _run_batched(todo, cfg, device, max(1, batch_size), workers, backend):
             audio_s = _record(tid, secs, err, failures, audio_s, bar, t0, done)
     elif workers <= 1 or len(todo) <= 1:
-        results = (_job(*job) for job in todo)
+        results = (_compute_job(*job) for job in todo)
         for tid, secs, err in results:
             audio_s = _record(tid, secs, err, failures, audio_s, bar, t0, done)
     else:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")  # torch + fork is fragile; spawn is safe everywhere
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+        try:
             futures = [pool.submit(_job, *job) for job in todo]
             for fut in as_completed(futures):
                 tid, secs, err = fut.result()
                 audio_s = _record(tid, secs, err, failures, audio_s, bar, t0, done)
+        except BaseException:  # KeyboardInterrupt (Ctrl-C, or SIGTERM through the CLI), or a broken pool
+            if bar is not None:
+                bar.close()
+            _stop_workers(pool, tracks)
+            raise
+        pool.shutdown()
     if bar is not None:
         bar.close()
     wall = time.perf_counter() - t0
 
-    n_ok = _consolidate(root, rows, cfg, failures)
-    summary = ExtractSummary(str(root), len(rows), n_ok, len(failures), len(todo), audio_s, wall,
-                             audio_s / wall if wall > 0 else float("nan"), _steady(done, max(1, workers)))
+    n_ok, fails = _consolidate(root, rows, cfg, failures, set_aside)
+    by_stage = fails["stage"].value_counts().to_dict()
+    summary = ExtractSummary(str(root), len(rows), n_ok, len(fails) - len(set_aside), len(todo), audio_s, wall,
+                             audio_s / wall if wall > 0 else float("nan"), _steady(done, max(1, workers)),
+                             n_set_aside=len(set_aside), failed_by_stage={k: int(v) for k, v in by_stage.items()})
     if todo or not (root / "summary.json").exists():  # a resume with nothing to do keeps the real throughput
         _atomic_write(root / "summary.json", lambda tmp: tmp.write_text(json.dumps(asdict(summary), indent=1)))
     print(summary)
     return summary
+
+
+def set_aside_by_loader(manifest: pd.DataFrame) -> dict[str, str]:
+    """track_id -> reason for every track the dataset loader reported and left out of `manifest`
+    (`manifest.attrs['report']`, a `ValidationReport`: kind -> track ids); {} for a plain table."""
+    report = manifest.attrs.get("report")
+    problems = getattr(report, "problems", None) or {}
+    kept = set(manifest["track_id"].astype(str))
+    out: dict[str, list[str]] = {}
+    for kind, ids in problems.items():
+        for tid in ids:
+            if str(tid) not in kept:
+                out.setdefault(str(tid), []).append(str(kind))
+    return {tid: "; ".join(dict.fromkeys(kinds)) for tid, kinds in out.items()}
 
 
 def _steady(done: list[tuple[float, float]], workers: int) -> float:
@@ -362,7 +445,7 @@ def _progress(total: int, enabled: bool):
 
 
 def _record(tid, secs, err, failures, audio_s, bar, t0, done: list | None = None) -> float:
-    if err is not None:
+    if err is not None:  # (stage, reason)
         failures[tid] = err
     audio_s += secs
     if done is not None:
@@ -374,18 +457,28 @@ def _record(tid, secs, err, failures, audio_s, bar, t0, done: list | None = None
     return audio_s
 
 
-def _consolidate(root: Path, rows: list[dict], cfg: FeatureConfig, failures: dict[str, str]) -> int:
-    """Stack finished per-track files (manifest order) into .npy arrays + index.csv + failures.csv."""
+FAILURE_COLUMNS = ["track_id", "audio_path", "stage", "reason"]
+
+
+def _consolidate(root: Path, rows: list[dict], cfg: FeatureConfig, failures: dict[str, tuple[str, str]],
+                 set_aside: dict[str, str] | None = None) -> tuple[int, pd.DataFrame]:
+    """Stack finished per-track files (manifest order) into .npy arrays + index.csv + failures.csv (the
+    loader's set-aside tracks first, then the failed ones). Returns (tracks stored, the failures table)."""
     tracks = root / "tracks"
-    ok, fail_rows = [], []
+    ok = []
+    fail_rows = [{"track_id": tid, "audio_path": "", "stage": "loader", "reason": reason}
+                 for tid, reason in (set_aside or {}).items()]
     for row in rows:
         tid = str(row["track_id"])
         f = tracks / f"{track_key(tid)}.npz"
         if f.exists():
             ok.append((row, f))
         else:
-            reason = failures.get(tid, "not computed")
-            fail_rows.append({"track_id": tid, "audio_path": str(row["audio_path"]), "reason": reason})
+            # a failure of an earlier run is recomputed on resume; a track with neither file nor error was
+            # not reached (the run was stopped)
+            stage, reason = failures.get(tid, ("analysis", "not computed (the run was stopped before it)"))
+            fail_rows.append({"track_id": tid, "audio_path": str(row["audio_path"]), "stage": stage,
+                              "reason": reason})
     loaded = []
     for row, f in ok:
         with np.load(f) as z:
@@ -419,9 +512,9 @@ def _consolidate(root: Path, rows: list[dict], cfg: FeatureConfig, failures: dic
         }
     )
     _atomic_write(root / "index.csv", lambda tmp: index.to_csv(tmp, index=False))
-    fails = pd.DataFrame(fail_rows, columns=["track_id", "audio_path", "reason"])
+    fails = pd.DataFrame(fail_rows, columns=FAILURE_COLUMNS)
     _atomic_write(root / "failures.csv", lambda tmp: fails.to_csv(tmp, index=False))
-    return n
+    return n, fails
 
 
 def load(out_dir, dataset: str | None = None, cfg: FeatureConfig | None = None, mmap: bool = True) -> dict:
@@ -440,8 +533,11 @@ def load(out_dir, dataset: str | None = None, cfg: FeatureConfig | None = None, 
         if dataset is not None:
             cands = [c for c in cands if c.name.rsplit("-", 1)[0] == re.sub(r"[^A-Za-z0-9._-]", "_", dataset)]
         if len(cands) != 1:
+            found = ", ".join(c.name for c in cands) or "none"
             raise FileNotFoundError(
-                f"{root}: expected one feature store, found {len(cands)}; pass dataset= and cfg="
+                f"{root}: expected one feature store (a folder <dataset>-<settings hash> with index.csv), found "
+                f"{len(cands)} ({found}); give the store folder itself (e.g. {root}/<dataset>-<hash>), or run "
+                "`damer-lite features` first"
             )
         root = cands[0]
     if not (root / "index.csv").exists():

@@ -107,32 +107,32 @@ def probe_duration(path) -> float:
     """
     import soundfile as sf
 
-    from damer_lite.features.audio import AudioError
+    from damer_lite.features.audio import AudioError, quiet_decoders, unreadable_reason
 
     p = Path(path)
     if not p.is_file():
         raise AudioError(path, "file not found")
     if p.stat().st_size == 0:
         raise AudioError(path, "empty file (0 bytes)")
-    try:
-        info = sf.info(str(p))
-        if info.samplerate <= 0:
-            raise AudioError(path, "no sample rate in the header")
-        return info.frames / info.samplerate
-    except AudioError:
-        raise
-    except Exception as sf_err:
+    with quiet_decoders():
         try:
-            import warnings
+            info = sf.info(str(p))
+            if info.samplerate <= 0:
+                raise AudioError(path, "no sample rate in the header")
+            return info.frames / info.samplerate
+        except AudioError:
+            raise
+        except Exception as sf_err:
+            try:
+                import warnings
 
-            import librosa
+                import librosa
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return float(librosa.get_duration(path=str(p)))
-        except Exception:
-            reason = str(sf_err).strip() or type(sf_err).__name__
-            raise AudioError(path, f"not readable as audio ({reason})") from None
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return float(librosa.get_duration(path=str(p)))
+            except Exception:
+                raise AudioError(path, unreadable_reason(p, sf_err)) from None
 
 
 def default_span(duration_s: float, feature_config, max_span_s: float = MAX_SPAN_S) -> tuple[float, float]:
@@ -316,7 +316,7 @@ class Predictor:
     def predict(self, paths, window_s: float | None = None, hop_s: float | None = None,
                 max_span_s: float = MAX_SPAN_S, progress: bool = True) -> pd.DataFrame:
         """Predict every audio file in `paths` (files, folders, globs); see the module docstring."""
-        files, missing, _ = find_audio(paths)
+        files, missing, skipped = find_audio(paths)
         segments, errors = self.plan(files, window_s, hop_s, max_span_s)
         errors = [_row(Segment(p, Path(p).name, 0, None, None), error=r) for p, r in missing] + errors
         df = self.predict_segments(segments, progress=progress)
@@ -324,7 +324,9 @@ class Predictor:
             df = pd.concat([df, _frame(errors, self.targets)], ignore_index=True)
         order = {str(f): i for i, f in enumerate(files)}
         df["_o"] = df["path"].map(order).fillna(len(order))  # inputs that matched nothing go last
-        return df.sort_values(["_o", "window"], kind="stable").drop(columns="_o").reset_index(drop=True)
+        out = df.sort_values(["_o", "window"], kind="stable").drop(columns="_o").reset_index(drop=True)
+        out.attrs["skipped_non_audio"] = int(skipped)  # files inside folders/globs without an audio extension
+        return out
 
 
 def _row(seg: Segment, start_s=None, end_s=None, arousal=None, valence=None, error: str = "") -> dict:
@@ -362,7 +364,10 @@ def summarise(df: pd.DataFrame) -> dict:
 
 def summary_line(df: pd.DataFrame) -> str:
     s = summarise(df)
+    skipped = int(df.attrs.get("skipped_non_audio", 0))
     line = f"predicted {s['n_ok']}/{s['n_files']} files ({s['n_windows']} spans)"
+    if skipped:
+        line += f"; {skipped} non-audio file{'s' * (skipped != 1)} skipped (not {', '.join(AUDIO_EXTENSIONS)})"
     if s["n_window_errors"]:
         line += f", {s['n_window_errors']} windows failed inside predicted files"
     if s["failed"]:
