@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine import describe  # benchmarks/machine.py: what this ran on
 
 from damer_lite.features.cochleagram import exact_rms, fft_rms
 from damer_lite.features.config import FeatureConfig
@@ -212,6 +213,7 @@ def main(argv=None) -> None:
         except ImportError:
             pass
     cfg = FeatureConfig(sr=args.sr, frame_length=args.frame_length)
+    print(describe())
     if not args.e2e_only:
         compare(args, cfg)
     workers = [int(w) for w in str(args.workers).split(",") if w]
@@ -223,6 +225,7 @@ def main(argv=None) -> None:
             make_folder(Path(tmp), args.make_folder, args.seconds, args.sr, args.formats.split(","))
             print(f"\nsynthesised {args.make_folder} tracks in {time.perf_counter() - t0:.1f} s")
             end_to_end(Path(tmp), cfg, workers, args.device, args.seconds)
+    print(f"end: {describe()}")
 
 
 def compare(args, cfg: FeatureConfig) -> None:

@@ -34,6 +34,7 @@ import tracemalloc
 from pathlib import Path
 
 import torch
+from machine import describe  # benchmarks/machine.py: what this ran on
 
 from damer_lite.config import apply_overrides, profile
 from damer_lite.model.damer import DAMER, count_parameters
@@ -42,7 +43,6 @@ from damer_lite.model.saml import SAML
 from damer_lite.training.data import Part
 from damer_lite.training.loop import train_epoch
 from damer_lite.training.precision import amp_dtype, grad_scaler, native_bf16_cpu
-from damer_lite.training.runio import cpu_name
 
 
 def step_gflop(cfg, n_frames: int) -> float:
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"CPU: {cpu_name()}; torch {torch.__version__}")
+    print(describe())
     for name in [p for p in args.profile.split(",") if p]:
         bench_profile(args, name)
     if args.grid_runs:
