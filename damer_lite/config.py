@@ -23,6 +23,8 @@ import yaml
 # The names every stage shares, defined once: the two binary targets (label > 0, §V-A) and the test metrics.
 TARGETS = ("arousal", "valence")
 METRICS = ("acc", "f1", "auc")
+# The baselines fitted with scikit-learn (training.baselines): CPU only, seconds per run.
+SKLEARN_BASELINES = ("concat_linear", "svm")
 
 
 @dataclass

@@ -10,7 +10,8 @@ Layout of one store, `<out_dir>/<dataset>-<config hash>/`:
     index.csv            track_id, audio_path, row, n_frames, start_s, end_s, duration_s
     failures.csv         track_id, audio_path, stage, reason   (a bad file never aborts the run); stage is
                          'loader' (set aside by the dataset loader: missing audio, too short, no labels ...),
-                         'decode' (the audio could not be read) or 'analysis' (features failed)
+                         'decode' (the audio could not be read, or is empty, too short or silent) or
+                         'analysis' (features failed)
     summary.json         counts, audio seconds, wall seconds, x real time
 
 A killed run is resumed by calling `extract` again: finished per-track files are kept, stray temp files are
@@ -217,13 +218,14 @@ def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def _stop_workers(pool, tracks: Path) -> None:
-    """Interrupted (Ctrl-C, SIGTERM): end every worker now, wait for them, drop queued tracks and any
-    half-written track file. Finished track files stay: the same command resumes from them."""
+def _stop_workers(pool, others: set, tracks: Path) -> None:
+    """Interrupted (Ctrl-C, SIGTERM): end the pool's workers now (the child processes that are not in
+    `others`, those alive before the pool), wait for them, drop queued tracks and any half-written track file.
+    Finished track files stay: the same command resumes from them."""
     import multiprocessing as mp
 
     pool.shutdown(wait=False, cancel_futures=True)
-    children = mp.active_children()
+    children = [p for p in mp.active_children() if p not in others]
     for proc in children:
         proc.terminate()
     for proc in children:
@@ -380,6 +382,7 @@ def extract(
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")  # torch + fork is fragile; spawn is safe everywhere
+        others = set(mp.active_children())  # a notebook's own child processes are not ours to stop
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
         try:
             futures = [pool.submit(_job, *job) for job in todo]
@@ -389,7 +392,7 @@ def extract(
         except BaseException:  # KeyboardInterrupt (Ctrl-C, or SIGTERM through the CLI), or a broken pool
             if bar is not None:
                 bar.close()
-            _stop_workers(pool, tracks)
+            _stop_workers(pool, others, tracks)
             raise
         pool.shutdown()
     if bar is not None:

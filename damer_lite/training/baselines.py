@@ -20,12 +20,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from damer_lite.config import Config
+from damer_lite.config import SKLEARN_BASELINES, Config
 from damer_lite.training import runio
 from damer_lite.training.loop import train_run
 from damer_lite.training.metrics import binary_metrics
 
-KINDS = ("mel_transformer", "coch_transformer", "concat_linear", "svm")
+KINDS = ("mel_transformer", "coch_transformer", *SKLEARN_BASELINES)
 
 
 def summary_features(mel, coch) -> np.ndarray:

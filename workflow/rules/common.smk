@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from damer_lite.config import SKLEARN_BASELINES
 from damer_lite.features.config import feature_profile
 from damer_lite.features.store import store_dir
 
@@ -60,7 +61,6 @@ def run_dir(dataset, target, model, seed, runs="runs"):
 GRID_SEEDS = {m: [s for s in SEEDS if not (m == "damer" and s == SHOW)] for m in MODELS}
 SEMI = P["semi"]
 SEMI_MODELS = config["configurations"] + config["semi_baselines"]
-CPU_MODELS = {"svm", "concat_linear"}  # scikit-learn baselines: never a GPU
 
 
 def seed_chunks(seeds, per_job=P.get("seeds_per_job")):
@@ -77,7 +77,7 @@ def _grid_jobs(prefix, runs, models, seeds_of, protocol):
         for chunk in chunks:
             part = "_seed" + "_".join(str(s) for s in chunk) if len(chunks) > 1 else ""
             name = f"{prefix}{m.replace('+', '_')}{part}"
-            jobs.append((name, runs, m, chunk, protocol, 0 if m in CPU_MODELS else GPU, part))
+            jobs.append((name, runs, m, chunk, protocol, 0 if m in SKLEARN_BASELINES else GPU, part))
     return jobs
 
 
