@@ -8,8 +8,11 @@
   the activation's dtype (in bf16 1.109 instead of 1.111 for p = 0.1; LayerNorm follows). It uses the
   global torch generator, so `torch.manual_seed` makes it repeatable.
 * `attention`: softmax(Q K^T / sqrt(d_k)) V (Eq. 5). fp32: torch's fused scaled_dot_product_attention.
-  bf16/fp16 on CPU (autocast): the fused kernel's backward is ~5x slower than fp32 there, so the scores and
-  the weighted sum are two low-precision batched matmuls with the softmax in fp32.
+  bf16/fp16 on CPU (autocast): the fused kernel's backward is ~5x slower in bf16 than in fp32 there, so q, k
+  and v (small: d_k per token) are cast to fp32 and the fp32 fused kernel runs with autocast off; the output
+  is cast back. This never materialises the (B, H, Nq, Nk) scores (the earlier path -- two bf16 matmuls
+  around an fp32 softmax -- spent most of its time casting and re-reading them): 1.13x the quick model's
+  training samples/s on an Intel Xeon (AMX) core, alternating runs in one session.
 
 `torch_kernels()` switches both back to torch's own (nn.Dropout's Bernoulli mask, fused attention) inside a
 `with` block: the reference that benchmarks/bench_train.py times against these.
@@ -72,7 +75,6 @@ class Dropout(nn.Module):
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Eq. 5 per head: q (B, H, Nq, d_k), k and v (B, H, Nk, d_k) -> (B, H, Nq, d_k)."""
     if q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16) and not _TORCH_KERNELS:
-        scores = (q * (1.0 / math.sqrt(q.shape[-1]))) @ k.transpose(-2, -1)  # (B, H, Nq, Nk)
-        weights = scores.float().softmax(dim=-1).to(v.dtype)
-        return weights @ v
+        with torch.autocast("cpu", enabled=False):
+            return F.scaled_dot_product_attention(q.float(), k.float(), v.float()).to(q.dtype)
     return F.scaled_dot_product_attention(q, k, v)
