@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from damer_lite.predict import checkpoint
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED_TABLES = [
@@ -26,7 +28,7 @@ EXPECTED_FIGURES = [
     "fig1_annotators_synthmemo", "fig2_circumplex_synthmemo", "fig3_calibration_synthmemo",
     "label_distributions_synthmemo", "features_synthmemo", "dsaf_attention_synthmemo", "table5_ablation",
     "fig5_pcl_dynamics_synthmemo", "fig6_saml_dynamics_synthmemo", "fig7_tsne_synthmemo",
-    "label_efficiency_synthmemo", "your_music_va_synthmemo", "rater_spread_synthmemo",
+    "label_efficiency_synthmemo", "your_music_va_synthmemo", "rater_spread_synthmemo", "reliability_synthmemo",
 ]
 
 
@@ -135,7 +137,12 @@ def test_smoke_pipeline_end_to_end(tmp_path):
     assert n_runs == 2 * 11  # 2 targets x 11 models x 1 seed
     assert len(list((res / "runs_semi").rglob("run.json"))) == 2 * 9  # 7 configurations + svm + concat_linear
     for target in ("arousal", "valence"):
-        assert (res / "checkpoints" / f"synthmemo_{target}.pt").stat().st_size > 0
+        # exported from its own run, whose temperature was fitted on a validation share of the training split
+        ck = checkpoint.load(res / "checkpoints" / f"synthmemo_{target}.pt")
+        export_run = res / "runs_export" / "synthmemo" / target / "damer" / "seed0"
+        export = json.loads((export_run / "metrics.json").read_text())
+        assert ck.calibrated and ck.temperature == pytest.approx(export["calibration"]["temperature"])
+        assert export["n_val"] > 0 and ck.card["source_run"].endswith(f"{target}/damer/seed0")
     index = (res / "README.md").read_text()
     assert "table5_ablation" in index and "fig7_tsne_synthmemo" in index
 

@@ -70,6 +70,29 @@ def test_grid_rejects_unknown_configurations_and_fractions(store, tmp_path, caps
     assert not any(tmp_path.iterdir())  # nothing was written
 
 
+def test_label_efficiency_reads_the_identical_grid_runs_at_fraction_one(store, tmp_path):
+    """At fraction 1 label efficiency's two runs are the grid's damer and dsaf+saml cells: read from the grid's
+    runs folder they give exactly the metrics that training them again gives; a run that differs (here its
+    config) is trained instead."""
+    from damer_lite.experiments.label_efficiency import label_efficiency
+
+    grid = tmp_path / "runs"
+    assert _grid(store, grid, "--configuration", "damer", "dsaf+saml") == 0
+    fresh = label_efficiency(store, "arousal", fractions=(1.0,), seeds=(0,), profile="smoke")
+    reused = label_efficiency(store, "arousal", fractions=(1.0,), seeds=(0,), profile="smoke", reuse_runs=grid)
+    assert list(fresh["source"]) == ["trained", "trained"]
+    assert list(reused["source"]) == ["grid run dsaf+saml/seed0", "grid run damer/seed0"]
+    cols = ["target", "seed", "labelled_fraction", "model", "n_labelled", "acc", "f1", "auc"]
+    pd.testing.assert_frame_equal(fresh[cols], reused[cols])
+    conf = grid / "synthmemo" / "arousal" / "damer" / "seed0" / "config.json"
+    d = json.loads(conf.read_text())
+    d["train"]["epochs"] += 1
+    conf.write_text(json.dumps(d))
+    again = label_efficiency(store, "arousal", fractions=(1.0,), seeds=(0,), profile="smoke", reuse_runs=grid)
+    assert list(again["source"]) == ["grid run dsaf+saml/seed0", "trained"]
+    pd.testing.assert_frame_equal(fresh[cols], again[cols])
+
+
 def test_protocol_split_unknown_protocol():
     with pytest.raises(ValueError, match="unknown protocol"):
         runs.protocol_split({"train": np.arange(4), "test": np.arange(4, 6)}, np.array([0, 1] * 3), "half", 0.5, 0)

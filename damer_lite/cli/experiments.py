@@ -1,10 +1,11 @@
 """`damer-lite experiments`: the experiments beyond the paper, as the pipeline runs them.
 
     damer-lite experiments --store DIR --dataset NAME --results DIR [--profile P] [--seeds 0 1]
+    damer-lite experiments --store DIR --results DIR --only efficiency --reuse-runs RESULTS/runs
     damer-lite experiments --cross A=STORE_A B=STORE_B --results DIR [--profile P]
 
-Label efficiency and style shift on one feature store, or the cross-dataset transfer over several; the
-tables go to RESULTS/tables/.
+Label efficiency and style shift on one feature store (both, or one with --only), or the cross-dataset
+transfer over several; the tables go to RESULTS/tables/.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def _arguments(ap: argparse.ArgumentParser) -> None:
                     help="style shift: timbre families trained on (the others are the test)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of every experiment")
     ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
+    ap.add_argument("--only", choices=["efficiency", "shift"], default=None,
+                    help="run only label efficiency or only the style shift (default: both)")
+    ap.add_argument("--reuse-runs", default=None, metavar="RUNS_DIR",
+                    help="the main grid's runs folder: label efficiency at fraction 1 reads the identical finished "
+                         "damer and dsaf+saml runs from there instead of training them again (default: train)")
     ap.add_argument("--cross", nargs="*", default=None, metavar="NAME=STORE",
                     help="only the cross-dataset experiment over these stores (at least two)")
 
@@ -60,14 +66,16 @@ def run(args) -> int:
     if not args.store:
         print("damer-lite experiments: --store is required (or --cross)", file=sys.stderr)
         return 2
-    eff = pd.concat([label_efficiency(args.store, t, args.fractions, args.seeds, args.profile, args.device)
-                     for t in args.targets], ignore_index=True)
-    save_table(eff, f"label_efficiency_{args.dataset}", Path(args.results))
-    shift = pd.concat([style_shift(args.store, t, tuple(args.train_styles), args.seeds, args.profile, args.device)
-                       for t in args.targets], ignore_index=True)
-    save_table(shift, f"style_shift_{args.dataset}", Path(args.results))
-    print(eff.to_string(index=False))
-    print(shift.to_string(index=False))
+    if args.only in (None, "efficiency"):
+        eff = pd.concat([label_efficiency(args.store, t, args.fractions, args.seeds, args.profile, args.device,
+                                          reuse_runs=args.reuse_runs) for t in args.targets], ignore_index=True)
+        save_table(eff, f"label_efficiency_{args.dataset}", Path(args.results))
+        print(eff.to_string(index=False))
+    if args.only in (None, "shift"):
+        shift = pd.concat([style_shift(args.store, t, tuple(args.train_styles), args.seeds, args.profile,
+                                       args.device) for t in args.targets], ignore_index=True)
+        save_table(shift, f"style_shift_{args.dataset}", Path(args.results))
+        print(shift.to_string(index=False))
     return 0
 
 

@@ -29,7 +29,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and batch order")
     p.add_argument("--test-size", type=float, default=0.3, help="stratified test fraction (paper: 0.3)")
     p.add_argument("--val-size", type=float, default=0.0,
-                   help="fraction of train held out for model selection (0: use the last epoch)")
+                   help="fraction of train held out as a validation split: model selection (train.select=auto/val) "
+                        "and the fused head's temperature (calibrated probabilities); 0: none, last epoch")
     p.add_argument("--out", required=True, help="run folder for metrics.json, history.json, model.pt, ...")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
     p.set_defaults(func=run)
@@ -51,10 +52,15 @@ def run(args) -> int:
     y = binary_labels(table, args.target)  # binarised at zero (§V-A)
     info = {"dataset": Path(args.features).name.rsplit("-", 1)[0], "target": args.target, "configuration": "damer",
             "seed": args.seed, "feature_store": Path(args.features).name, "n_train": int(len(split["train"])),
-            "n_test": int(len(split["test"])), "command": "damer-lite train"}
+            "n_test": int(len(split["test"])), "n_val": int(len(split.get("val", ()))),
+            "profile": args.profile or ("custom" if args.config else "paper"), "command": "damer-lite train"}
     res = train_run(mel, coch, y, split, cfg, out_dir=args.out, device=args.device, seed=args.seed, info=info)
     m = res["metrics"]
     print(f"{args.target} seed {args.seed}: fused ACC {m['fuse']['acc']:.4f} F1 {m['fuse']['f1']:.4f} "
           f"AUC {m['fuse']['auc']:.4f} | ensemble ACC {m['ensemble']['acc']:.4f} "
           f"({m['n_train']} train, {m['n_test']} test, {m['wall_seconds']:.1f} s) -> {args.out}")
+    if "calibration" in m:
+        c = m["calibration"]
+        print(f"calibration: temperature {c['temperature']:.3f} fitted on {c['n_val']} validation tracks; "
+              f"ECE on test {c['test_ece_raw']:.3f} raw -> {c['test_ece_calibrated']:.3f} calibrated")
     return 0

@@ -111,6 +111,30 @@ def execute(store_dir, target: str, configuration: str, seed: int, profile: str,
     return res["metrics"]
 
 
+def finished_run(runs_dir, store_dir, target: str, configuration: str, seed: int, cfg, n_train: int,
+                 dataset: str | None = None) -> dict | None:
+    """The metrics of a finished 'full'-protocol grid run that is exactly the run (store, target, seed,
+    resolved config, training-set size) a caller is about to train, else None (then train it).
+
+    Looks in runs_dir/{dataset}/{target}/{configuration}/seed{seed}: run.json must name the same feature store,
+    the full protocol and n_train, and config.json must equal `cfg` field by field. The grid's split for a seed
+    is `datasets.manifest.split(table, target, seed)`, the one the experiments draw, so such a run has the
+    same training rows, initialisation and batch order: its metrics are the ones training would give."""
+    dataset = dataset or Path(store_dir).name.rsplit("-", 1)[0]
+    rd = Path(runs_dir) / dataset / target / configuration / f"seed{seed}"
+    try:
+        info = json.loads((rd / "run.json").read_text())
+        conf = json.loads((rd / "config.json").read_text())
+        metrics = json.loads((rd / "metrics.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    conf.pop("run", None)
+    same = (info.get("feature_store") == Path(store_dir).name and info.get("protocol", "full") == "full"
+            and info.get("target") == target and int(info.get("seed", -1)) == int(seed)
+            and int(info.get("n_train", -1)) == int(n_train) and conf == cfg.to_dict())
+    return metrics if same else None
+
+
 def primary_head(metrics: dict) -> str:
     """The head a run is scored by: the fused head for DAMER (paper), the model itself for baselines."""
     return metrics.get("primary", "fuse")

@@ -4,9 +4,11 @@ from damer_lite.predict.predictor import (
     AUDIO_EXTENSIONS,
     MAX_SPAN_S,
     Predictor,
+    calibration_table,
     default_span,
     find_audio,
     plot_predictions,
+    plot_reliability,
     plot_timeline,
     plot_va,
     quadrant,
@@ -15,5 +17,6 @@ from damer_lite.predict.predictor import (
     window_spans,
 )
 
-__all__ = ["AUDIO_EXTENSIONS", "MAX_SPAN_S", "Predictor", "default_span", "find_audio", "plot_predictions",
-           "plot_timeline", "plot_va", "quadrant", "summarise", "summary_line", "window_spans"]
+__all__ = ["AUDIO_EXTENSIONS", "MAX_SPAN_S", "Predictor", "calibration_table", "default_span", "find_audio",
+           "plot_predictions", "plot_reliability", "plot_timeline", "plot_va", "quadrant", "summarise",
+           "summary_line", "window_spans"]

@@ -17,6 +17,10 @@ lists, dicts) only:
     standardiser        {mel_mean, mel_std, coch_mean, coch_std}: float64 tensors (n_bins,), the per-bin
                         statistics of the run's training rows (training.data.Standardiser)
     card                dict                      the model card (see CARD_FIELDS)
+    calibration         dict (optional)           {'temperature': T, 'head': 'fuse'}: P = sigmoid(margin / T),
+                        fitted on a validation split carved from the run's training split (never on test;
+                        `training.calibration`); absent = uncalibrated (T = 1). The card's 'calibration' holds
+                        the fit's report: NLL, ECE and reliability tables before/after, on validation and test.
 
 `load` refuses (CheckpointError) a file that is not such a dict, lacks or has malformed fields, whose stored
 feature-config hash is not what the current extractor computes for the stored settings, whose settings do
@@ -45,7 +49,7 @@ SUFFIX = ".pt"
 CARD_FIELDS = (
     "name", "dataset", "target", "classes", "head", "configuration", "profile", "seed", "feature_store",
     "feature_profile_hash", "n_train", "n_test", "test_metrics", "selected_epoch", "trained_on",
-    "intended_use", "exported_at", "damer_lite_version", "torch_version", "source_run",
+    "intended_use", "exported_at", "damer_lite_version", "torch_version", "source_run", "calibration",
 )
 CLASS_NAMES = {"arousal": ["low arousal", "high arousal"], "valence": ["negative valence", "positive valence"]}
 _STD_KEYS = ("mel_mean", "mel_std", "coch_mean", "coch_std")
@@ -103,6 +107,11 @@ class Checkpoint:
     input_shape: tuple[int, int, int]
     path: Path | None = None
     extra: dict = field(default_factory=dict)
+    temperature: float = 1.0  # P(class 1) = sigmoid(margin / temperature); 1.0 = uncalibrated
+
+    @property
+    def calibrated(self) -> bool:
+        return isinstance(self.card.get("calibration"), dict)
 
     @property
     def target(self) -> str:
@@ -128,8 +137,10 @@ class Checkpoint:
         m = (c.get("test_metrics") or {}).get(c.get("head", "fuse"), {})
         acc = m.get("acc")
         acc_s = f"{acc:.3f}" if isinstance(acc, (int, float)) else "n/a"
+        cal = (f"temperature {self.temperature:.3g} from {c['calibration'].get('n_val')} validation tracks"
+               if self.calibrated else "uncalibrated")
         return (f"{c['target']} model trained on {c['dataset']} ({c.get('configuration')}, seed {c.get('seed')}, "
-                f"profile {c.get('profile')}; n_train={c.get('n_train')}, test acc {acc_s}; "
+                f"profile {c.get('profile')}; n_train={c.get('n_train')}, test acc {acc_s}; {cal}; "
                 f"features {self.feature_hash})")
 
 
@@ -247,6 +258,15 @@ def export(run_dir, store_dir, out, card_extra: dict | None = None) -> Path:
         "torch_version": torch.__version__,
         "source_run": "/".join(run_dir.parts[-4:]),  # runs/{dataset}/{target}/{model}/seed{seed}: no full path
     }
+    cal = metrics.get("calibration")
+    if isinstance(cal, dict):
+        n_val = cal.get("n_val")
+        card["calibration"] = {
+            **cal, "fitted_on": f"validation split of {n_val} tracks carved from the training split (not test)",
+            "how_to_read": ("P = sigmoid(margin / temperature), margin = z_1 - z_0 of the fused head; the "
+                            "uncalibrated P is sigmoid(margin). Reliability tables: per bin of P, the mean P and "
+                            "the observed share of class 1"),
+        }
     card.update(card_extra or {})
     blob = {
         "format": FORMAT,
@@ -259,6 +279,8 @@ def export(run_dir, store_dir, out, card_extra: dict | None = None) -> Path:
         "standardiser": {k: torch.from_numpy(v.copy()) for k, v in stats.items()},
         "card": _plain(card),
     }
+    if isinstance(cal, dict):
+        blob["calibration"] = {"temperature": float(cal["temperature"]), "head": str(cal.get("head", "fuse"))}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     try:
@@ -426,9 +448,16 @@ def load(path, feature_config=None, device: str | torch.device = "cpu") -> Check
         raise CheckpointError(f"{where}: weights do not fit the model described by its config ({msg})") from None
     if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
         raise CheckpointError(f"{where}: weights hold NaN/inf values")
+    temperature = 1.0
+    if "calibration" in blob:
+        cal = _need(blob, "calibration", dict, where)
+        t = cal.get("temperature")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0:
+            raise CheckpointError(f"{where}: calibration temperature must be a positive number, got {t!r}")
+        temperature = float(t)
     model = model.to(device).eval()
     return Checkpoint(model=model, card=card, config=cfg, feature_config=fcfg, stats=stats,
-                      input_shape=tuple(int(s) for s in shape), path=path)
+                      input_shape=tuple(int(s) for s in shape), path=path, temperature=temperature)
 
 
 # ------------------------------------------------------------------------------------------------ command

@@ -5,9 +5,12 @@
     df = pred.predict(["song.flac"], window_s=5.0, hop_s=2.5)   # one row per window: a timeline
     fig = plot_predictions(df)                                  # V-A map (+ timelines when windowed)
 
-Per row: P(high arousal) and P(positive valence) -- the fused head's softmax probability of class 1, the
-head the pipeline scores -- computed on features standardised with each checkpoint's training statistics,
-the quadrant of the circumplex they point to, and the analysed span [start_s, end_s).
+Per row: P(high arousal) and P(positive valence) -- the fused head's probability of class 1, the head the
+pipeline scores, calibrated by the checkpoint's temperature (p = sigmoid(logit / T), T fitted on a validation
+split carved from the training split; T = 1 for a checkpoint without calibration) -- with the uncalibrated
+logit margin z_1 - z_0 beside it (`logit_arousal`, `logit_valence`; sigmoid(logit) is the raw softmax
+probability), computed on features standardised with each checkpoint's training statistics, the quadrant of
+the circumplex they point to, and the analysed span [start_s, end_s).
 
 Spans. Without a window, each track is analysed over the checkpoint's default window: the feature config's
 [window_start_s, window_end_s] with the proportional shrink of `datasets.manifest.analysis_window` for short
@@ -43,8 +46,8 @@ QUADRANTS = {
     (False, False): "Q3 sad/depressed",
     (True, False): "Q4 calm/relaxed",
 }
-COLUMNS = ["path", "track", "window", "start_s", "end_s", "p_arousal", "p_valence", "arousal", "valence",
-           "quadrant", "note", "error"]
+COLUMNS = ["path", "track", "window", "start_s", "end_s", "p_arousal", "p_valence", "logit_arousal",
+           "logit_valence", "arousal", "valence", "quadrant", "note", "error"]
 SYNTH_WARNING = ("the {target} checkpoint was trained on SynthMemo (synthetic tracks with simulated labels): "
                  "predictions on real music are illustrative only")
 
@@ -264,15 +267,25 @@ class Predictor:
         return compute_track(path, self.feature_config, start_s, end_s, device=feat_device)
 
     @torch.no_grad()
-    def probabilities(self, mel: np.ndarray, coch: np.ndarray) -> dict[str, np.ndarray]:
-        """mel (B, n_mels, T), coch (B, n_coch, T) raw features -> {target: P(class 1) of the fused head (B,)}."""
+    def logits(self, mel: np.ndarray, coch: np.ndarray) -> dict[str, np.ndarray]:
+        """mel (B, n_mels, T), coch (B, n_coch, T) raw features -> {target: uncalibrated logit margin
+        z_1 - z_0 of the fused head (B,)}."""
         from damer_lite.training.loop import predict as model_predict
 
         out = {}
         for t, c in self.checkpoints.items():
             m, k = c.standardise(mel, coch)  # (B, n_mels, T), (B, n_coch, T) float32
-            out[t] = model_predict(c.model, m, k, self.device, batch_size=self.batch_size)["fuse"]
+            out[t] = model_predict(c.model, m, k, self.device, batch_size=self.batch_size)["margin_fuse"].astype(
+                np.float64)
         return out
+
+    def probabilities(self, mel: np.ndarray, coch: np.ndarray, calibrated: bool = True) -> dict[str, np.ndarray]:
+        """-> {target: P(class 1) of the fused head (B,)}: sigmoid(logit / T) with the checkpoint's temperature,
+        or the raw softmax probability sigmoid(logit) with calibrated=False."""
+        from damer_lite.training.calibration import sigmoid
+
+        return {t: sigmoid(z / (self.checkpoints[t].temperature if calibrated else 1.0))
+                for t, z in self.logits(mel, coch).items()}
 
     def predict_segments(self, segments, progress: bool = True) -> pd.DataFrame:
         """Rows for explicit segments (Segment objects or (path, start_s, end_s) tuples)."""
@@ -287,10 +300,14 @@ class Predictor:
         def flush() -> None:
             if not buf:
                 return
-            probs = self.probabilities(np.stack([f["mel"] for _, f in buf]), np.stack([f["coch"] for _, f in buf]))
+            from damer_lite.training.calibration import sigmoid
+
+            logits = self.logits(np.stack([f["mel"] for _, f in buf]), np.stack([f["coch"] for _, f in buf]))
             for i, (seg, f) in enumerate(buf):
                 rows.append(_row(seg, float(f["start_s"]), float(f["end_s"]),
-                                 **{t: float(p[i]) for t, p in probs.items()}))
+                                 **{t: float(sigmoid(z[i] / self.checkpoints[t].temperature))
+                                    for t, z in logits.items()},
+                                 logits={t: float(z[i]) for t, z in logits.items()}))
             buf.clear()
 
         bar = None
@@ -329,12 +346,15 @@ class Predictor:
         return out
 
 
-def _row(seg: Segment, start_s=None, end_s=None, arousal=None, valence=None, error: str = "") -> dict:
+def _row(seg: Segment, start_s=None, end_s=None, arousal=None, valence=None, error: str = "",
+         logits: dict | None = None) -> dict:
     s0 = seg.start_s if start_s is None else start_s  # the span read (or planned, for an error row)
     s1 = seg.end_s if end_s is None else end_s
+    logits = logits or {}
     return {"path": seg.path, "track": seg.track, "window": seg.window,
             "start_s": np.nan if s0 is None else s0, "end_s": np.nan if s1 is None else s1,
             "p_arousal": np.nan if arousal is None else arousal, "p_valence": np.nan if valence is None else valence,
+            "logit_arousal": logits.get("arousal", np.nan), "logit_valence": logits.get("valence", np.nan),
             "note": seg.note, "error": error}
 
 
@@ -344,7 +364,7 @@ def _frame(rows: list[dict], targets) -> pd.DataFrame:
     df["valence"] = np.where(df["p_valence"].isna(), "", np.where(df["p_valence"] >= 0.5, "positive", "negative"))
     df["quadrant"] = [quadrant(v, a) for v, a in zip(df["p_valence"], df["p_arousal"], strict=True)]
     df = df[COLUMNS]
-    drop = [c for t in TARGETS if t not in targets for c in (f"p_{t}", t)]
+    drop = [c for t in TARGETS if t not in targets for c in (f"p_{t}", f"logit_{t}", t)]
     if len(targets) < 2:
         drop.append("quadrant")
     return df.drop(columns=drop).astype({"window": int})
@@ -451,6 +471,55 @@ def plot_timeline(df: pd.DataFrame, track: str | None = None, ax=None):
            title=_short(w["track"].iloc[0], 60))
     ax.legend(loc="upper right", fontsize=8)
     return ax
+
+
+def calibration_table(pred: Predictor) -> pd.DataFrame:
+    """Per checkpoint: the temperature, how many validation tracks fitted it, and NLL / ECE of the fused head
+    before ('raw') and after ('calibrated') on the validation split and, scored only, on the test split."""
+    rows = {}
+    for t, c in pred.checkpoints.items():
+        cal = c.card.get("calibration") if c.calibrated else {}
+        row = {"temperature": c.temperature, "n_val": cal.get("n_val"), "at_bound": cal.get("at_bound")}
+        for split in ("val", "test"):
+            for k in ("nll", "ece"):
+                for tag in ("raw", "calibrated"):
+                    row[f"{split}_{k}_{tag}"] = cal.get(f"{split}_{k}_{tag}")
+        rows[t] = row
+    return pd.DataFrame(rows)
+
+
+def plot_reliability(card: dict, axes=None):
+    """The reliability diagram of a checkpoint's model card (its 'calibration' entry): per bin of P(class 1),
+    the observed share of class 1 against the mean predicted probability, raw and calibrated, on the
+    validation split (where T was fitted) and the test split (scored only); marker area ~ tracks in the bin."""
+    import matplotlib.pyplot as plt
+
+    cal = card.get("calibration")
+    if not isinstance(cal, dict):
+        raise ValueError(f"the {card.get('target')} checkpoint has no calibration "
+                         "(exported from a run without a validation split)")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(8, 4), sharey=True)
+    for ax, split in zip(axes, ("val", "test"), strict=True):
+        ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--", label="perfectly calibrated")
+        n_total = 0
+        for tag, colour, label in (("raw", "tab:gray", "raw (T = 1)"),
+                                   ("calibrated", "tab:green", f"calibrated (T = {cal['temperature']:.2f})")):
+            rel = pd.DataFrame(cal.get(f"{split}_reliability_{tag}") or [])
+            if rel.empty:
+                continue
+            rel = rel[rel["n"] > 0]
+            n_total = int(rel["n"].sum())
+            ece = cal.get(f"{split}_ece_{tag}")
+            ax.plot(rel["mean_predicted"], rel["observed"], "-", color=colour, lw=1, alpha=0.7)
+            ax.scatter(rel["mean_predicted"], rel["observed"], s=12 + 200 * rel["n"] / max(n_total, 1), color=colour,
+                       edgecolor="k", lw=0.4, label=f"{label}, ECE {ece:.3f}" if ece is not None else label, zorder=3)
+        what = "validation (T fitted here)" if split == "val" else "test (scored only)"
+        ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel="mean predicted P(class 1) in bin",
+               title=f"{card.get('target')}: {what}, n = {n_total}")
+        ax.legend(loc="upper left", fontsize=7)
+    axes[0].set_ylabel("observed share of class 1")
+    return axes
 
 
 def plot_predictions(df: pd.DataFrame, max_timelines: int = 6):

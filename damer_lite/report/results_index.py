@@ -25,7 +25,8 @@ KNOWN = [
     ("feature_windows", "the analysis-window rule and each track's window", "02_features"),
     ("features_", "log-Mel vs cochleagram of a high- and a low-arousal track", "02_features"),
     ("feature_extraction", "feature extraction throughput", "02_features"),
-    ("feature_failures", "tracks that failed feature extraction, with reasons", "02_features"),
+    ("feature_failures", "tracks set aside by the loader or failed at decode/analysis (stage, reason)",
+     "02_features"),
     ("dsaf_attention", "DSAF cross-attention maps (untrained model)", "03_model"),
     ("parameter_counts", "parameter counts per module (quick and paper models)", "03_model"),
     ("table5_semi_paired", "semi-supervised protocol: paired differences vs full DAMER", "05_ablation"),
@@ -46,6 +47,8 @@ KNOWN = [
     ("your_music_va", "predictions on the V-A plane (probabilities, not ratings)", "08_your_music"),
     ("your_music_timeline", "windowed predictions over one track", "08_your_music"),
     ("your_music_predictions", "predictions per track and window", "08_your_music"),
+    ("reliability_", "reliability diagrams of the exported checkpoints, raw vs temperature-calibrated, on the "
+     "validation share (T fitted) and the test split (scored only)", "08_your_music"),
     ("fig5_pcl_dynamics", "Fig. 5 analogue: PCL confidence, reliability, mask ratio, schedules", "06_dynamics"),
     ("fig6_saml_dynamics", "Fig. 6 analogue: queue entropy, class coverage, centroid distances", "06_dynamics"),
     ("dynamics_summary", "final-epoch PCL/SAML statistics", "06_dynamics"),
@@ -77,7 +80,9 @@ def build(results: Path, profile: str, datasets: list[str]) -> str:
         f"{n_semi} of the semi-supervised protocol (part of the training labels hidden) under `runs_semi/`. "
         "Each holds `run.json` and `metrics.json`; the neural models also `history.json` and `config.json` "
         "(the scikit-learn baselines have no training config). The showcase run (DAMER, showcase seed) also "
-        "holds its executed `04_training.ipynb`; the other cells are trained by `damer-lite grid`.",
+        "holds its executed `04_training.ipynb`; the other cells are trained by `damer-lite grid`. The checkpoints "
+        "in `checkpoints/` are exported from their own runs under `runs_export/` (full DAMER, showcase seed, the "
+        "same test split, trained without a validation share on which the temperature is fitted).",
         "",
     ]
     for kind, exts in (("tables", (".md", ".csv")), ("figures", (".png", ".pdf"))):

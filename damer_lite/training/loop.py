@@ -40,6 +40,7 @@ from damer_lite.model.pcl import (
 )
 from damer_lite.model.saml import SAML
 from damer_lite.training import runio
+from damer_lite.training.calibration import calibration_report
 from damer_lite.training.data import Part, SealedSplit, Standardiser, check_inputs, on_device, split_pool
 from damer_lite.training.metrics import binary_metrics
 from damer_lite.training.precision import (
@@ -71,19 +72,25 @@ def predict(model, mel: torch.Tensor, coch: torch.Tensor, device: torch.device,
             batch_size: int = 64) -> dict[str, np.ndarray]:
     """Per-head P(class 1), the ensemble (mean of the heads' probabilities, for models with several heads)
     and the embedding (`model.embedding`, e.g. z_fuse); in fp32 whatever precision trained the model (as
-    `damer-lite predict`)."""
+    `damer-lite predict`). Also per head `margin_{h}` = z_1 - z_0, the logit margin (P = sigmoid(margin);
+    what temperature scaling rescales, `training.calibration`)."""
     model.eval()
     probs = {h: [] for h in model.heads}
+    margins = {h: [] for h in model.heads}
     z = []
     for i in range(0, mel.shape[0], batch_size):
         out = model(mel[i:i + batch_size].to(device), coch[i:i + batch_size].to(device))
         for h in model.heads:
-            probs[h].append(F.softmax(out[f"logits_{h}"].float(), -1)[:, 1].cpu())
+            logits = out[f"logits_{h}"].float()  # (B, 2)
+            probs[h].append(F.softmax(logits, -1)[:, 1].cpu())
+            margins[h].append((logits[:, 1] - logits[:, 0]).cpu())
         z.append(out[model.embedding].float().cpu())
     res = {h: torch.cat(v).numpy() for h, v in probs.items()}
+    margin = {f"margin_{h}": torch.cat(v).numpy() for h, v in margins.items()}
     if len(model.heads) > 1:
         res["ensemble"] = sum(res[h] for h in model.heads) / float(len(model.heads))
     res[model.embedding] = torch.cat(z).numpy()
+    res.update(margin)
     return res
 
 
@@ -243,12 +250,17 @@ def _run(mel, coch, y, split, cfg, out_dir, dev, amp, seed, test_guard, kind, in
     if select == "val" and best["state"] is not None:
         model.load_state_dict(best["state"])
         selected = best["epoch"]
+    val_pred = predict(model, data["val"].mel, data["val"].coch, dev) if "val" in data else None
     test = data["test"]
     test.unseal()
     tm, tc, ty = test.arrays()
     tm, tc = std(tm, tc)
     pred = predict(model, tm, tc, dev)
     metrics = head_metrics(ty, pred, model.heads)
+    if val_pred is not None:  # temperature scaling of the scored head: fitted on val, only scored on test
+        metrics["calibration"] = calibration_report(
+            val_pred[f"margin_{model.primary}"], data["val"].y.numpy(), pred[f"margin_{model.primary}"], ty)
+        metrics["calibration"]["head"] = model.primary
     init_model = build_model(kind, cfg, *shapes).to(dev)
     init_model.load_state_dict(init_state)
     z0 = predict(init_model, tm, tc, dev)[model.embedding]

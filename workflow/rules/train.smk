@@ -4,6 +4,7 @@
 
 
 rule train_showcase:
+    priority: 40  # a grid cell that label efficiency reads (DAMER, showcase seed)
     input:
         store=lambda w: store_index(w.dataset),
         notebook="notebooks/04_training.ipynb",
@@ -45,6 +46,8 @@ for job_name, job_runs, job_model, job_seeds, job_protocol, job_gpu, job_part in
     rule:
         name:
             job_name
+        # label efficiency reads the grid's damer and dsaf+saml runs: train those first, so that it starts early
+        priority: 40 if job_runs == "runs" and job_model in ("damer", "dsaf+saml") else 0
         input:
             store=lambda w: store_index(w.dataset),
         output:
@@ -72,24 +75,54 @@ for job_name, job_runs, job_model, job_seeds, job_protocol, job_gpu, job_part in
             "--profile {params.profile} {params.protocol} {params.device} > {log} 2>&1"
 
 
-rule experiments:
-    # one long serial job: started first, beside the grid, so that it does not run alone at the end
+rule label_efficiency:
+    # a long serial job: started early (priority), beside the grid. At fraction 1 its runs are the grid's damer
+    # and dsaf+saml cells of the same seeds (read from there, not trained again), so it waits for those.
     priority: 50
     input:
         store=lambda w: store_index(w.dataset),
+        grid_runs=lambda w: [f"{run_dir(w.dataset, t, m, s)}/run.json" for t in P["extras"]["targets"]
+                             for m in ("damer", "dsaf+saml") for s in P["extras"]["seeds"] if s in SEEDS],
     output:
-        efficiency=f"{RESULTS}/tables/label_efficiency_{{dataset}}.csv",
-        shift=f"{RESULTS}/tables/style_shift_{{dataset}}.csv",
+        f"{RESULTS}/tables/label_efficiency_{{dataset}}.csv",
     log:
-        f"{RESULTS}/logs/experiments_{{dataset}}.log",
+        f"{RESULTS}/logs/label_efficiency_{{dataset}}.log",
     conda:
         "../envs/damer-lite.yaml"
     params:
         store=lambda w, input: Path(input.store).parent,
-        results=lambda w, output: Path(output.efficiency).parents[1],
+        results=lambda w, output: Path(output[0]).parents[1],
+        runs=f"{RESULTS}/runs",
         profile=P["train"],
         targets=" ".join(P["extras"]["targets"]),
         fractions=" ".join(str(f) for f in P["extras"]["fractions"]),
+        seeds=" ".join(str(s) for s in P["extras"]["seeds"]),
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=4000,
+        runtime=120,
+    shell:
+        "python -m damer_lite experiments --only efficiency --store {params.store} --dataset {wildcards.dataset} "
+        "--results {params.results} --profile {params.profile} --targets {params.targets} "
+        "--fractions {params.fractions} --seeds {params.seeds} --reuse-runs {params.runs} > {log} 2>&1"
+
+
+rule style_shift:
+    priority: 50
+    input:
+        store=lambda w: store_index(w.dataset),
+    output:
+        f"{RESULTS}/tables/style_shift_{{dataset}}.csv",
+    log:
+        f"{RESULTS}/logs/style_shift_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        store=lambda w, input: Path(input.store).parent,
+        results=lambda w, output: Path(output[0]).parents[1],
+        profile=P["train"],
+        targets=" ".join(P["extras"]["targets"]),
         seeds=" ".join(str(s) for s in P["extras"]["seeds"]),
         styles=" ".join(config["style_shift_train"]),
     threads: 1
@@ -98,9 +131,9 @@ rule experiments:
         mem_mb=4000,
         runtime=120,
     shell:
-        "python -m damer_lite experiments --store {params.store} --dataset {wildcards.dataset} "
+        "python -m damer_lite experiments --only shift --store {params.store} --dataset {wildcards.dataset} "
         "--results {params.results} --profile {params.profile} --targets {params.targets} "
-        "--fractions {params.fractions} --seeds {params.seeds} --train-styles {params.styles} > {log} 2>&1"
+        "--seeds {params.seeds} --train-styles {params.styles} > {log} 2>&1"
 
 
 rule cross_dataset:
@@ -128,9 +161,42 @@ rule cross_dataset:
         "--profile {params.profile} --targets {params.targets} --seeds {params.seeds} > {log} 2>&1"
 
 
+rule export_run:
+    # The run a checkpoint is exported from: full DAMER, showcase seed, the grid's test split; trained on the
+    # training split minus a stratified validation share (`calibration_val_fraction`) on which the fused head's
+    # temperature is fitted after training (training.calibration). Model selection: the last epoch.
+    input:
+        store=lambda w: store_index(w.dataset),
+    output:
+        f"{RESULTS}/runs_export/{{dataset}}/{{target}}/damer/seed{SHOW}/run.json",
+    log:
+        f"{RESULTS}/logs/export_run_{{dataset}}_{{target}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        store=lambda w, input: Path(input.store).parent,
+        out=lambda w, output: Path(output[0]).parent,
+        profile=P["train"],
+        val=config["calibration_val_fraction"],
+        seed=SHOW,
+        device="" if DEVICE == "None" else f"--device {DEVICE}",
+    wildcard_constraints:
+        dataset=r"[^_/]+",
+        target="arousal|valence",
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=4000,
+        runtime=120,
+    shell:
+        "python -m damer_lite train --features {params.store} --target {wildcards.target} "
+        "--profile {params.profile} --seed {params.seed} --val-size {params.val} --set train.select=last "
+        "--out {params.out} {params.device} > {log} 2>&1"
+
+
 rule checkpoint:
     input:
-        run=lambda w: f"{run_dir(w.dataset, w.target, 'damer', SHOW)}/run.json",
+        run=lambda w: f"{run_dir(w.dataset, w.target, 'damer', SHOW, 'runs_export')}/run.json",
         store=lambda w: store_index(w.dataset),
     output:
         f"{RESULTS}/checkpoints/{{dataset}}_{{target}}.pt",
