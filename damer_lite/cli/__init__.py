@@ -33,6 +33,7 @@ next: damer-lite validate --dataset synthmemo --root DIR, then damer-lite featur
     "validate": """examples:
   damer-lite validate --dataset synthmemo --root data/synthmemo_quick
   damer-lite validate --dataset memo2496 --root /data/Memo2496 --examples 10
+  damer-lite validate --dataset deam --root /data/DEAM --raters     # also the per-annotator curves
 
 next: damer-lite features --dataset NAME --root DIR --out data/features""",
     "features": """examples:

@@ -5,7 +5,12 @@ synthmemo, pmemo, emomusic / 1000songs, deam), opens every usable audio file wit
 few frames, then prints
 
 * counts: tracks in the metadata, labelled, audio present, decodable, too short, usable;
-* every problem kind with its count and a few example track ids.
+* every problem kind with its count and a few example track ids;
+* the dynamic labels (`damer_lite.datasets.dynamic.check`): tracks with a curve, and the dynamic-label
+  problems by kind (missing curves, holes longer than 1 s, curves ending more than 2 s before or after
+  the audio, values outside [-1, 1]); with `--raters` also the per-annotator curves and the per-rater
+  files skipped (DEAM files without a WorkerId column), counted. Dynamic problems do not change the
+  exit status.
 
 Exit status: 0 when at least one track is usable, 1 when nothing usable remains, 2 when the folder does
 not have the expected layout (a missing file or a renamed column; the message says what was expected and
@@ -21,7 +26,7 @@ import sys
 
 import pandas as pd
 
-from damer_lite.datasets import LOADERS, load_manifest
+from damer_lite.datasets import LOADERS, dynamic, load_manifest
 from damer_lite.datasets.common import probe_audio
 
 EXIT_OK, EXIT_NOTHING_USABLE, EXIT_LAYOUT = 0, 1, 2
@@ -46,6 +51,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--examples", type=int, default=5, metavar="N", help="example ids per problem kind")
     p.add_argument("--no-decode", action="store_true", help="skip opening the audio files with soundfile")
+    p.add_argument("--no-dynamic", action="store_true", help="skip the checks of the dynamic (per-step) labels")
+    p.add_argument("--raters", action="store_true",
+                   help="also read the per-annotator curves (Memo2496/SynthMemo, DEAM) and count skipped files")
     p.set_defaults(func=run)
     return p
 
@@ -156,10 +164,37 @@ def run(args: argparse.Namespace) -> int:
         for kind in sorted(notes):
             ids = [str(i) for i in notes[kind]]
             print(f"  {kind}: {len(ids)} (e.g. {_examples(ids, n_examples)})")
+    if not getattr(args, "no_dynamic", False):
+        try:
+            dyn = dynamic.check(df, raters=bool(getattr(args, "raters", False)))
+        except (OSError, ValueError) as e:
+            print(f"damer-lite validate: {args.dataset} dynamic labels in {args.root}: {e}", file=sys.stderr)
+            return EXIT_LAYOUT
+        _print_dynamic(dyn, len(df), n_examples)
     if usable == 0:
         print("nothing usable remains", file=sys.stderr)
         return EXIT_NOTHING_USABLE
     return EXIT_OK
+
+
+def _print_dynamic(dyn: dynamic.DynamicCheck, n_rows: int, n_examples: int) -> None:
+    """The dynamic-label section of the report."""
+    with_curve = int((dyn.details["missing"] == "").sum()) if len(dyn.details) else 0
+    print("dynamic labels:")
+    print(f"  curves  {with_curve} of {n_rows} tracks")
+    raters = dyn.details["n_raters"].dropna() if len(dyn.details) else []
+    if len(raters):
+        print(f"  per-annotator curves  {len(raters)} tracks, {int(sum(raters))} curves")
+    for kind in sorted(dyn.skipped):
+        files = dyn.skipped[kind]
+        print(f"  per-rater files skipped ({kind}): {len(files)} (e.g. {_examples(files, n_examples)})")
+    problems = dyn.report.problems
+    if problems:
+        print("dynamic problems (by kind):")
+        for kind in sorted(problems):
+            print(f"  {kind}: {len(problems[kind])} (e.g. {_examples(problems[kind], n_examples)})")
+    else:
+        print("dynamic problems: none")
 
 
 def main(argv: list[str] | None = None) -> int:

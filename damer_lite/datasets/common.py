@@ -204,6 +204,21 @@ def to_float(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce").astype(float)
 
 
+def strict_float(series: pd.Series, what, column, ids: pd.Series | None = None) -> pd.Series:
+    """Numeric values; empty cells become NaN, but a cell that is not a number raises `LayoutError`
+    naming `what` (the file), the column, the row (its id in `ids` when given) and the value."""
+    out = to_float(series)
+    bad = out.isna() & series.notna() & (series.astype(str).str.strip().str.lower() != "nan")
+    if bad.any():
+        i = bad.idxmax()
+        where = f"row {ids.loc[i]!r}" if ids is not None else f"line {int(i) + 2}"
+        raise LayoutError(
+            f"{what}: column {column!r}, {where}: {series.loc[i]!r} is not a number "
+            f"({int(bad.sum())} such cell(s) in the column)"
+        )
+    return out
+
+
 def parse_clock(value) -> float:
     """Seconds from '75.3', '1:15.3', '01:15' or '0:01:15' (NaN when empty or unparsable)."""
     if value is None:
@@ -221,10 +236,14 @@ def parse_clock(value) -> float:
     return secs
 
 
-def wide_to_long(df: pd.DataFrame, id_col: str, what, prefix: str = "sample_") -> pd.DataFrame:
+def wide_to_long(
+    df: pd.DataFrame, id_col: str, what, prefix: str = "sample_", strict: bool = False
+) -> pd.DataFrame:
     """A wide dynamic-annotation table (`song_id, sample_15000ms, ...`) as (track_id, time_s, value).
 
-    Missing samples (songs shorter than the widest one) are dropped.
+    Missing samples (songs shorter than the widest one) are dropped. With `strict`, a cell that is not
+    a number raises `LayoutError` naming `what`, the column and the row; without, it becomes NaN and is
+    dropped like an empty cell.
     """
     cols = {}
     for c in df.columns:
@@ -235,7 +254,11 @@ def wide_to_long(df: pd.DataFrame, id_col: str, what, prefix: str = "sample_") -
         raise LayoutError(
             f"{what}: expected columns like '{prefix}15000ms'; the file has {list(df.columns)[:6]}"
         )
-    wide = df[list(cols)].apply(to_float)
+    if strict:
+        ids = df[id_col].map(norm_id)
+        wide = pd.DataFrame({c: strict_float(df[c], what, c, ids) for c in cols}, index=df.index)
+    else:
+        wide = df[list(cols)].apply(to_float)
     wide.insert(0, "track_id", df[id_col].map(norm_id).to_numpy())
     out = wide.melt(id_vars="track_id", var_name="column", value_name="value")
     out["time_s"] = out["column"].map(cols).astype(float)
@@ -243,11 +266,27 @@ def wide_to_long(df: pd.DataFrame, id_col: str, what, prefix: str = "sample_") -
     return out[["track_id", "time_s", "value"]].sort_values(["track_id", "time_s"]).reset_index(drop=True)
 
 
-def read_wide(path, id_names: Sequence[str] = ("song_id",)) -> pd.DataFrame:
-    """Read a wide dynamic-annotation CSV (`song_id, sample_15000ms, ...`) as (track_id, time_s, value)."""
+def read_wide(path, id_names: Sequence[str] = ("song_id",), strict: bool = False) -> pd.DataFrame:
+    """Read a wide dynamic-annotation CSV (`song_id, sample_15000ms, ...`) as (track_id, time_s, value).
+
+    `strict`: a cell that is not a number raises `LayoutError` (see `wide_to_long`)."""
     table = read_csv(path)
     ids = pick_columns(table, {"track_id": list(id_names)}, path)["track_id"]
-    return wide_to_long(table.assign(__track_id=ids), "__track_id", path)
+    return wide_to_long(table.assign(__track_id=ids), "__track_id", path, strict=strict)
+
+
+def join_dims(parts: dict[str, pd.DataFrame], key: str = "track_id") -> pd.DataFrame:
+    """Long per-dimension tables (`key`, time_s, value) as one table (`key`, time_s, <dim>, ...).
+
+    A (key, time) present in only some dimensions gets NaN in the others; a repeated (key, time) within
+    one dimension keeps its first value (a caller that must report such repeats counts them first).
+    """
+    cols = []
+    for dim, long in parts.items():
+        long = long.drop_duplicates([key, "time_s"], keep="first")
+        cols.append(long.set_index([key, "time_s"])["value"].rename(dim))
+    out = pd.concat(cols, axis=1).sort_index()
+    return out.reset_index()
 
 
 # ----------------------------------------------------------------------------------------------- audio

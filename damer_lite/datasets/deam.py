@@ -12,6 +12,10 @@ Expected layout (the unpacked official archives, side by side; pointing at a par
               song_id, valence_mean, valence_std, arousal_mean, arousal_std   (names with leading spaces)
         dynamic (per second annotations)/valence.csv, arousal.csv
               song_id, sample_15000ms, sample_15500ms, ...   (2 Hz, [-1, 1]; optional)
+    DEAM_Annotations/annotations/annotations per each rater/dynamic (per second annotations)/
+        valence/{song_id}.csv, arousal/{song_id}.csv
+              WorkerId, sample_15000ms, sample_15500ms, ...  one row per worker (optional; read by
+              `rater_curves`; files without a WorkerId column are skipped and counted)
 
 Where the loader looks: the static files under `DEAM_Annotations/annotations/annotations averaged per
 song/song_level/`, or the same path starting lower down (when the root is `DEAM_Annotations/` or one of
@@ -181,6 +185,33 @@ def load(
     )
 
 
+def _averaged_path(root: Path, dim: str) -> Path:
+    """The averaged `{dim}.csv`; FileNotFoundError naming every place tried when it is absent."""
+    path = _dynamic_path(root, dim)
+    if path is None:
+        path = common.find_file(
+            root,
+            [str(Path(p) / DYNAMIC_DIR / f"{dim}.csv") for p in _PREFIXES],
+            f"DEAM dynamic {dim} ({DYNAMIC_DIR}/{dim}.csv)",
+            search=False,
+        )
+    return path
+
+
+def dynamic_table(root) -> pd.DataFrame:
+    """The 2 Hz averaged dynamic labels of every song: DataFrame(track_id, time_s, valence, arousal).
+
+    Values are already in [-1, 1]. Empty cells (the tails of songs shorter than the widest one) are
+    dropped; a time labelled in only one of the two files has NaN in the other column. A cell that is
+    not a number raises `LayoutError` naming the file, column and song; FileNotFoundError when
+    `valence.csv` / `arousal.csv` are missing. `root`: the DEAM folder or any folder `load` accepts,
+    including `annotations averaged per song/`.
+    """
+    root = dataset_root(root)
+    parts = {dim: common.read_wide(_averaged_path(root, dim), strict=True) for dim in ("valence", "arousal")}
+    return common.join_dims(parts)
+
+
 def dynamic_labels(root, track_id) -> pd.DataFrame:
     """The 2 Hz dynamic labels of one song: DataFrame(time_s, valence, arousal), already in [-1, 1].
 
@@ -190,21 +221,79 @@ def dynamic_labels(root, track_id) -> pd.DataFrame:
     """
     root = dataset_root(root)
     tid = common.norm_id(track_id)
-    parts = []
+    table = dynamic_table(root)
+    out = table[table["track_id"] == tid]
     for dim in ("valence", "arousal"):
-        path = _dynamic_path(root, dim)
-        if path is None:
-            common.find_file(
-                root,
-                [str(Path(p) / DYNAMIC_DIR / f"{dim}.csv") for p in _PREFIXES],
-                f"DEAM dynamic {dim} ({DYNAMIC_DIR}/{dim}.csv)",
-                search=False,
-            )
-        long = common.read_wide(path)
-        long = long[long["track_id"] == tid]
-        if long.empty:
-            raise KeyError(f"track {tid!r} has no dynamic {dim} labels in {path}")
-        parts.append(long.set_index("time_s")["value"].rename(dim))
-    out = pd.concat(parts, axis=1).sort_index()
-    out.index.name = "time_s"
-    return out.reset_index()
+        if out[dim].isna().all():
+            raise KeyError(f"track {tid!r} has no dynamic {dim} labels in {_averaged_path(root, dim)}")
+    return out[["time_s", "valence", "arousal"]].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------ per-rater curves
+RATER_DIR = "annotations per each rater"
+# relative to the DEAM folder, or (last) to `annotations averaged per song/`, the folder a manifest's
+# `dynamic_ref` points into
+_RATER_PREFIXES = [
+    f"DEAM_Annotations/annotations/{RATER_DIR}",
+    f"annotations/{RATER_DIR}",
+    RATER_DIR,
+    f"../{RATER_DIR}",
+]
+WORKER_COLUMN = "WorkerId"
+
+
+def rater_folder(root) -> Path | None:
+    """`annotations per each rater/dynamic (per second annotations)/` (holding `valence/`, `arousal/`),
+    or None when this copy of DEAM has no per-rater curves."""
+    root = dataset_root(root)
+    for prefix in _RATER_PREFIXES:
+        folder = root / prefix / DYNAMIC_DIR
+        if folder.is_dir():
+            return folder.resolve()
+    return None
+
+
+def rater_curves(root, track_id, skipped: dict[str, list[str]] | None = None) -> pd.DataFrame | None:
+    """The per-rater 2 Hz curves of one song: DataFrame(annotator, time_s, valence, arousal) in [-1, 1].
+
+    Layout (published archive): `annotations per each rater/dynamic (per second annotations)/
+    {valence,arousal}/{song_id}.csv`, one row per worker, columns `WorkerId, sample_15000ms,
+    sample_15500ms, ...`; empty cells past the end of a worker's annotation are dropped. The
+    values are taken to be on the same [-1, 1] scale as the averaged curves (not checked against the
+    published documentation; `dynamic.check` reports values outside [-1, 1]).
+
+    Files are never guessed at. Each file not read is appended, by path, to `skipped[kind]`:
+    'no_workerid_column' (some published files have none, so their rows cannot be matched across
+    valence and arousal or across songs), 'missing_file' (one dimension's file is absent) and
+    'duplicate_worker' (a WorkerId on several rows: the first row is kept). A worker present in only one
+    dimension has NaN in the other. Returns None when the dataset has no per-rater folder or no file was
+    read for this song. A file without `sample_<ms>ms` columns, or with a cell that is not a number,
+    raises `LayoutError` naming it.
+    """
+    folder = rater_folder(root)
+    if folder is None:
+        return None
+    tid = common.norm_id(track_id)
+    skipped = skipped if skipped is not None else {}
+    parts = {}
+    for dim in ("valence", "arousal"):
+        path = folder / dim / f"{tid}.csv"
+        if not path.is_file():
+            skipped.setdefault("missing_file", []).append(str(path))
+            continue
+        table = common.read_csv(path)
+        worker = common.pick_columns(table, {"annotator": [WORKER_COLUMN, "worker_id", "workerID"]}, path,
+                                     optional=["annotator"])["annotator"]
+        if worker.isna().all():
+            skipped.setdefault("no_workerid_column", []).append(str(path))
+            continue
+        long = common.wide_to_long(table.assign(__worker=worker), "__worker", path, strict=True)
+        if long.duplicated(["track_id", "time_s"]).any():
+            skipped.setdefault("duplicate_worker", []).append(str(path))
+        parts[dim] = long
+    if not parts:
+        return None
+    for dim in ("valence", "arousal"):
+        parts.setdefault(dim, pd.DataFrame({"track_id": [], "time_s": [], "value": []}))
+    out = common.join_dims(parts).rename(columns={"track_id": "annotator"})
+    return out[["annotator", "time_s", "valence", "arousal"]]

@@ -203,18 +203,16 @@ def official_split(df: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
-def dynamic_labels(root, track_id, with_std: bool = False) -> pd.DataFrame:
-    """The 2 Hz dynamic labels of one clip: DataFrame(time_s, valence, arousal), already in [-1, 1].
+def dynamic_table(root, with_std: bool = False) -> pd.DataFrame:
+    """The 2 Hz dynamic labels of every clip: DataFrame(track_id, time_s, valence, arousal), in [-1, 1].
 
-    `time_s` comes from the column names (`sample_15000ms` -> 15.0). `with_std=True` adds
-    `valence_std` and `arousal_std` from the `*_cont_std.csv` files (NaN where those are absent).
-    Raises FileNotFoundError when the average files are missing, KeyError for a clip without them.
+    `with_std=True` adds `valence_std` and `arousal_std` from the `*_cont_std.csv` files (NaN where
+    those are absent). Empty cells are dropped; a cell that is not a number raises `LayoutError` naming
+    the file, column and clip. FileNotFoundError when the average files are missing.
     """
     root = dataset_root(root)
-    static_path = common.find_optional(root, STATIC)
-    paths = _dynamic_paths(root, static_path)
-    tid = common.norm_id(track_id)
-    parts = []
+    paths = _dynamic_paths(root, common.find_optional(root, STATIC))
+    parts = {}
     for dim in ("valence", "arousal"):
         path = paths[f"{dim}_average"]
         if path is None:
@@ -223,18 +221,29 @@ def dynamic_labels(root, track_id, with_std: bool = False) -> pd.DataFrame:
                 [str(Path(p) / f"{dim}_cont_average.csv") for p in _PLACES],
                 f"emoMusic dynamic {dim} ({dim}_cont_average.csv)",
             )
-        long = common.read_wide(path)
-        long = long[long["track_id"] == tid]
-        if long.empty:
-            raise KeyError(f"track {tid!r} has no dynamic {dim} labels in {path}")
-        parts.append(long.set_index("time_s")["value"].rename(dim))
-        if with_std:
+        parts[dim] = common.read_wide(path, strict=True)
+    if with_std:
+        for dim in ("valence", "arousal"):
             spath = paths[f"{dim}_std"]
-            if spath is not None:
-                sl = common.read_wide(spath)
-                parts.append(sl[sl["track_id"] == tid].set_index("time_s")["value"].rename(f"{dim}_std"))
-            else:
-                parts.append(pd.Series(dtype=float, name=f"{dim}_std"))
-    out = pd.concat(parts, axis=1).sort_index()
-    out.index.name = "time_s"
-    return out.reset_index()
+            parts[f"{dim}_std"] = (
+                common.read_wide(spath, strict=True) if spath is not None
+                else pd.DataFrame({"track_id": [], "time_s": [], "value": []})
+            )
+    return common.join_dims(parts)
+
+
+def dynamic_labels(root, track_id, with_std: bool = False) -> pd.DataFrame:
+    """The 2 Hz dynamic labels of one clip: DataFrame(time_s, valence, arousal), already in [-1, 1].
+
+    `time_s` comes from the column names (`sample_15000ms` -> 15.0). `with_std=True` adds
+    `valence_std` and `arousal_std` from the `*_cont_std.csv` files (NaN where those are absent).
+    Raises FileNotFoundError when the average files are missing, KeyError for a clip without them.
+    """
+    tid = common.norm_id(track_id)
+    table = dynamic_table(root, with_std=with_std)
+    out = table[table["track_id"] == tid]
+    for dim in ("valence", "arousal"):
+        if out[dim].isna().all():
+            raise KeyError(f"track {tid!r} has no dynamic {dim} labels ({dim}_cont_average.csv in {root})")
+    cols = ["time_s", "valence", "arousal"] + (["valence_std", "arousal_std"] if with_std else [])
+    return out[cols].reset_index(drop=True)

@@ -70,8 +70,16 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-def validate(df: pd.DataFrame, check_audio: bool = True, min_duration_s: float | None = None) -> ValidationReport:
-    """Report missing columns, missing audio, NaN or out-of-range labels, duplicated ids, short tracks."""
+def validate(
+    df: pd.DataFrame, check_audio: bool = True, min_duration_s: float | None = None, dynamic: bool = False
+) -> ValidationReport:
+    """Report missing columns, missing audio, NaN or out-of-range labels, duplicated ids, short tracks.
+
+    `dynamic=True` also reports dynamic-label problems (`dynamic_missing`, `dynamic_nan_run`,
+    `dynamic_length_mismatch`, `dynamic_out_of_range`; see `dynamic.check`, default thresholds), which
+    `clean(df, dynamic=True)` then drops, for tasks that need the curves. Off by default: the static
+    task does not need them.
+    """
     missing_cols = [c for c in REQUIRED if c not in df.columns]
     if missing_cols:
         raise ValueError(f"manifest lacks required columns {missing_cols}; it has {list(df.columns)}")
@@ -89,6 +97,11 @@ def validate(df: pd.DataFrame, check_audio: bool = True, min_duration_s: float |
     if min_duration_s is not None and "duration_s" in df.columns:
         dur = pd.to_numeric(df["duration_s"], errors="coerce")
         rep.add("too_short", ids[dur < min_duration_s])
+    if dynamic:
+        from damer_lite.datasets import dynamic as dyn  # the loaders it reads with import this module
+
+        for kind, kind_ids in dyn.check(df).report.problems.items():
+            rep.add(kind, kind_ids)
     rep.n_usable = int(_keep_mask(df, rep).sum())
     return rep
 

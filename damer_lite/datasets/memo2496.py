@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from damer_lite.datasets import manifest
+from damer_lite.datasets import common, manifest
 from damer_lite.datasets.common import LayoutError
 
 AUDIO_DIR = "MusicRawData"
@@ -51,8 +51,11 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame:
     return df
 
 
-def read_wide(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
-    """A wide 1 Hz label table: returns (values indexed by song_id, sample times in seconds)."""
+def read_wide(path: Path, strict: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
+    """A wide 1 Hz label table: returns (values indexed by song_id, sample times in seconds).
+
+    Cells that are not numbers become NaN; with `strict` they raise `LayoutError` naming the file,
+    the column and the song instead."""
     df = _read_csv(path, ["song_id"])
     cols = [c for c in df.columns if _SAMPLE_COL.match(c)]
     if not cols:
@@ -60,6 +63,13 @@ def read_wide(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
         raise LayoutError(f"{path}: expected columns named sample_<ms>ms (e.g. sample_0ms); found {found}")
     times = np.array([int(_SAMPLE_COL.match(c).group(1)) / 1000.0 for c in cols])
     vals = df[cols].apply(pd.to_numeric, errors="coerce")
+    if strict:
+        bad = vals.isna() & df[cols].notna()
+        if bad.any().any():
+            col = bad.any().idxmax()
+            row = bad[col].idxmax()
+            raise LayoutError(f"{path}: column {col!r}, song_id {df.at[row, 'song_id']!r}: "
+                              f"{df.at[row, col]!r} is not a number ({int(bad.sum().sum())} such cell(s))")
     vals.index = df["song_id"].astype(str)
     vals.columns = times
     return vals, times
@@ -166,24 +176,32 @@ def _window_mean(curve: pd.Series | None, start: float, end: float) -> float:
     return float(sel.mean())
 
 
-def dynamic_labels(root, track_id) -> pd.DataFrame:
-    """Per-second average (and sd where present) V-A of one track: columns time_s, valence, arousal, ..."""
+def dynamic_table(root) -> pd.DataFrame:
+    """The per-second average (and sd where present) V-A of every track, in [-1, 1]: columns track_id,
+    time_s, valence, [valence_std,] arousal[, arousal_std]. Seconds where both valence and arousal are
+    empty (after the song's end) are dropped; a cell that is not a number raises `LayoutError`."""
     root = Path(root)
-    out = None
+    parts = {}
     for dim in ("valence", "arousal"):
         for kind in ("average", "std"):
             path = root / f"{dim}_all_{kind}.csv"
             if kind == "std" and not path.exists():
                 continue
-            vals, times = read_wide(_need(path, path.name))
-            if str(track_id) not in vals.index:
-                raise KeyError(f"{path}: no row for song_id {track_id}")
-            col = dim if kind == "average" else f"{dim}_std"
-            s = vals.loc[str(track_id)].to_numpy(dtype=float)
-            if out is None:
-                out = pd.DataFrame({"time_s": times})
-            out[col] = s
-    return out.dropna(subset=["valence", "arousal"]).reset_index(drop=True)
+            vals, _ = read_wide(_need(path, path.name), strict=True)
+            long = vals.rename_axis("track_id").reset_index().melt(
+                id_vars="track_id", var_name="time_s", value_name="value")
+            parts[dim if kind == "average" else f"{dim}_std"] = long.astype({"time_s": float})
+    out = common.join_dims(parts).dropna(subset=["valence", "arousal"], how="all")
+    return out.reset_index(drop=True)
+
+
+def dynamic_labels(root, track_id) -> pd.DataFrame:
+    """Per-second average (and sd where present) V-A of one track: columns time_s, valence, arousal, ..."""
+    table = dynamic_table(root)
+    out = table[table["track_id"] == str(track_id)]
+    if out.empty:
+        raise KeyError(f"{Path(root) / 'valence_all_average.csv'}: no row for song_id {track_id}")
+    return out.drop(columns="track_id").dropna(subset=["valence", "arousal"]).reset_index(drop=True)
 
 
 def annotator_labels(root) -> pd.DataFrame:

@@ -96,12 +96,17 @@ def _read_static(root: Path) -> tuple[pd.DataFrame, Path, list[str]]:
     return st, path, dups
 
 
-def _read_dynamic(root: Path) -> tuple[pd.DataFrame, Path] | None:
+def _read_dynamic(root: Path, strict: bool = False) -> tuple[pd.DataFrame, Path] | None:
+    """(track_id, time_s, arousal, valence) of every chorus, rescaled; `strict`: a cell that is not a
+    number raises `LayoutError` (else it becomes NaN)."""
     path = common.find_optional(root, DYNAMIC)
     if path is None:
         return None
     dyn = common.pick_columns(common.read_csv(path), _DYN_COLS, path)
     dyn["track_id"] = dyn["track_id"].map(common.norm_id)
+    if strict:
+        for col, name in (("time_s", "frameTime"), ("valence", "Valence(mean)"), ("arousal", "Arousal(mean)")):
+            dyn[col] = common.strict_float(dyn[col], path, name, dyn["track_id"])
     dyn["time_s"] = common.to_float(dyn["time_s"])
     dyn["valence"], dyn["arousal"] = _rescale(dyn["valence"]), _rescale(dyn["arousal"])
     return dyn, path
@@ -179,6 +184,20 @@ def load(
     )
 
 
+def dynamic_table(root) -> pd.DataFrame:
+    """The 2 Hz dynamic labels of every chorus: DataFrame(track_id, time_s, valence, arousal) in [-1, 1].
+
+    Rows without a `frameTime` are dropped. A cell that is not a number raises `LayoutError` naming
+    the file, column and chorus; FileNotFoundError when the dataset has no dynamic-annotation file.
+    """
+    root = dataset_root(root)
+    found = _read_dynamic(root, strict=True)
+    if found is None:
+        common.find_file(root, DYNAMIC, "PMEmo dynamic annotations (dynamic_annotations.csv)")
+    dyn = found[0].dropna(subset=["time_s"]).sort_values(["track_id", "time_s"], kind="stable")
+    return dyn[["track_id", "time_s", "valence", "arousal"]].reset_index(drop=True)
+
+
 def dynamic_labels(root, track_id) -> pd.DataFrame:
     """The 2 Hz dynamic labels of one chorus: DataFrame(time_s, valence, arousal) in [-1, 1].
 
@@ -186,14 +205,9 @@ def dynamic_labels(root, track_id) -> pd.DataFrame:
     annotated). Raises FileNotFoundError when the dataset has no dynamic-annotation file and KeyError
     when the chorus has no dynamic labels.
     """
-    root = dataset_root(root)
-    found = _read_dynamic(root)
-    if found is None:
-        common.find_file(root, DYNAMIC, "PMEmo dynamic annotations (dynamic_annotations.csv)")
-    dyn, path = found
+    table = dynamic_table(root)
     tid = common.norm_id(track_id)
-    out = dyn[dyn["track_id"] == tid]
+    out = table[table["track_id"] == tid]
     if out.empty:
-        raise KeyError(f"track {tid!r} has no dynamic labels in {path}")
-    out = out.dropna(subset=["time_s"]).sort_values("time_s")
+        raise KeyError(f"track {tid!r} has no dynamic labels in {common.find_optional(dataset_root(root), DYNAMIC)}")
     return out[["time_s", "valence", "arousal"]].reset_index(drop=True)
