@@ -145,6 +145,16 @@ def test_cochleagram_shapes_batch_and_values(method):
     assert torch.allclose(single.double(), expect, atol=1e-5)
 
 
+def test_public_fft_cochleagram_cpu_path_matches_the_torch_path():
+    """cochleagram(method='fft') on CPU runs in float32 numpy end to end; the float64 torch path (GPUs) agrees."""
+    sig = _signals(1.0)
+    x = np.stack([sig["noise"], sig["harmonic"]])  # (2, n) float64
+    fast = cochleagram(x, SR, CFG, method="fft", device="cpu")
+    ref = cochleagram(x, SR, CFG, method="fft", device="cpu", backend="torch")
+    assert fast.dtype == ref.dtype == torch.float32 and fast.shape == ref.shape
+    assert (fast - ref).abs().max().item() < 1e-5  # log10 units x 0.3: float32 round-off
+
+
 def test_cochleagram_rejects_wrong_rate_and_method():
     with pytest.raises(ValueError, match="sample rate"):
         cochleagram(np.zeros(8000), 8000, CFG)

@@ -48,6 +48,7 @@ from damer_lite.features.mel import (
     frame_signal,
     frames_np,
     preemphasis,
+    preemphasis_np,
     run_chunks,
     run_tasks,
 )
@@ -526,6 +527,16 @@ def cochleagram(x, sr: int, cfg: FeatureConfig, method: str | None = None, devic
     method = method or cfg.coch_method
     dev = default_device(device)
     single = (x.ndim if isinstance(x, torch.Tensor) else np.ndim(x)) == 1
+    if method == "fft" and _use_numpy(dev, torch.float32, backend):
+        # the fft mode's CPU path in numpy: pre-emphasis in float64 (in float32 its cancellation noise reaches
+        # the quiet channels), then the float32 inner function and a float32 log; no torch round trips and no
+        # float64 copy of the (B, C, T) result
+        xb = preemphasis_np(as_batch_np(x, np.float64), cfg.preemphasis)  # (B, n)
+        rms = _fft_rms_numpy(xb, cfg)  # (B, C, T) float32
+        floor = np.float32(math.sqrt(cfg.log_floor))
+        out32 = np.log10(np.maximum(rms, floor)) * np.float32(cfg.coch_power)
+        out32 = torch.from_numpy(np.ascontiguousarray(out32))
+        return out32[0] if single else out32
     xb, _ = as_batch(x, dev, torch.float64)  # (B, n)
     xb = preemphasis(xb, cfg.preemphasis)
     if method == "exact":
