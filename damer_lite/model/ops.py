@@ -11,8 +11,8 @@
   bf16/fp16 on CPU (autocast): the fused kernel's backward is ~5x slower in bf16 than in fp32 there, so q, k
   and v (small: d_k per token) are cast to fp32 and the fp32 fused kernel runs with autocast off; the output
   is cast back. This never materialises the (B, H, Nq, Nk) scores (the earlier path -- two bf16 matmuls
-  around an fp32 softmax -- spent most of its time casting and re-reading them): 1.13x the quick model's
-  training samples/s on an Intel Xeon (AMX) core, alternating runs in one session.
+  around an fp32 softmax -- spent most of its time casting and re-reading them): 1.08-1.14x the quick
+  model's training samples/s on an Intel Xeon (AMX) core, old and new side by side (docs/performance.md).
 
 `torch_kernels()` switches both back to torch's own (nn.Dropout's Bernoulli mask, fused attention) inside a
 `with` block: the reference that benchmarks/bench_train.py times against these.
