@@ -23,6 +23,9 @@ import yaml
 # The names every stage shares, defined once: the two binary targets (label > 0, §V-A) and the test metrics.
 TARGETS = ("arousal", "valence")
 METRICS = ("acc", "f1", "auc")
+# Dynamic MER: the per-step dimensions (order of the last axis of curves and predictions) and the per-song metrics.
+DYNAMIC_DIMS = ("valence", "arousal")
+DYNAMIC_METRICS = ("rmse", "pcc", "ccc")
 # The baselines fitted with scikit-learn (training.baselines): CPU only, seconds per run.
 SKLEARN_BASELINES = ("concat_linear", "svm")
 
@@ -301,3 +304,86 @@ def load_config(path: str | Path | None = None, profile_name: str | None = None,
     if path is not None:
         cfg = Config.from_yaml(path, base=cfg)
     return apply_overrides(cfg, overrides)
+
+
+# ---- dynamic MER (per-step valence/arousal; DSAML, arXiv 2412.19200): a config of its own ----
+@dataclass
+class DynamicConfig:
+    """Settings of the per-step regressors (model.dmer) and their training (training.dynamic).
+
+    Kept apart from `Config` so that the static pipeline's resolved configs (config.json, resume
+    fingerprints) are unchanged. Radii are in seconds: DSAML's local and wide attention reach +-5 and
+    +-30 steps of its 0.5 s features, i.e. +-2.5 s and +-15 s; `model.dmer.radius_steps` maps them to the
+    token rate of a feature store (tokens span (end_s - start_s) / T seconds each).
+    """
+
+    d: int = 64  # token width after the per-step projection
+    heads: int = 4
+    ffn_mult: int = 2  # FFN expansion after the summed attentions (ours; DSAML's code has none we rely on)
+    dropout: float = 0.1
+    local_radius_s: float = 2.5  # DSAML: +-5 steps at 0.5 s
+    wide_radius_s: float = 15.0  # DSAML: +-30 steps at 0.5 s
+    lstm_hidden: int = 32  # per direction; the BiLSTM's output is 2 x lstm_hidden
+    layers: int = 1  # DSAF layers of the 'damer_step' baseline
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-3  # Adam
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0
+    # the loss L = w_ccc (1 - CCC) + w_pcc (1 - PCC) + w_rmse RMSE, per song and dimension (training.dynamic)
+    w_ccc: float = 1.0
+    w_pcc: float = 1.0
+    w_rmse: float = 1.0
+    ridge_alpha: float = 1.0  # the per-frame ridge baseline
+    amp: Literal["off", "bf16"] = "off"  # training steps in fp32, or bf16 autocast on any device
+    deterministic: bool = True
+    threads: int = 0  # CPU threads of a run (0 = torch's default)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None, base: DynamicConfig | None = None) -> DynamicConfig:
+        """A (partial) flat dict on top of `base` (default: the defaults); unknown keys / wrong types ->
+        ValueError."""
+        cfg = copy.deepcopy(base) if base is not None else cls()
+        if d is None:
+            return cfg
+        if not isinstance(d, dict):
+            raise ValueError(f"dynamic config must be a mapping, got {type(d).__name__}")
+        for key, value in d.items():
+            _set_field(cfg, f"dynamic.{key}", key, value)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        if self.d % self.heads != 0:
+            raise ValueError(f"dynamic.d ({self.d}) must be divisible by dynamic.heads ({self.heads})")
+        for name in ("d", "heads", "ffn_mult", "lstm_hidden", "layers", "epochs", "batch_size", "lr",
+                     "local_radius_s", "wide_radius_s", "grad_clip", "ridge_alpha"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"dynamic.{name} must be > 0, got {getattr(self, name)}")
+        if self.wide_radius_s < self.local_radius_s:
+            raise ValueError("dynamic.wide_radius_s must be >= dynamic.local_radius_s")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dynamic.dropout must be in [0, 1), got {self.dropout}")
+        if min(self.w_ccc, self.w_pcc, self.w_rmse, self.weight_decay, self.threads) < 0:
+            raise ValueError("dynamic loss weights, weight_decay and threads must be >= 0")
+        if self.w_ccc + self.w_pcc + self.w_rmse == 0:
+            raise ValueError("at least one dynamic loss weight must be > 0")
+
+
+DYNAMIC_PROFILES: dict[str, dict[str, Any]] = {
+    # tiny: unit tests and CI
+    "smoke": {"d": 16, "heads": 2, "lstm_hidden": 8, "epochs": 2, "batch_size": 8, "threads": 1},
+    # CPU pipeline on the quick SynthMemo
+    "quick": {"d": 32, "heads": 4, "lstm_hidden": 16, "epochs": 20, "batch_size": 16, "threads": 1},
+    "paper": {},
+}
+
+
+def dynamic_profile(name: str, overrides: dict[str, Any] | None = None) -> DynamicConfig:
+    """Named dynamic settings ('smoke', 'quick', 'paper' = the defaults) with `overrides` on top."""
+    if name not in DYNAMIC_PROFILES:
+        raise ValueError(f"unknown dynamic profile {name!r} (known: {', '.join(DYNAMIC_PROFILES)})")
+    return DynamicConfig.from_dict(overrides, base=DynamicConfig.from_dict(DYNAMIC_PROFILES[name]))

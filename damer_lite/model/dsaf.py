@@ -99,7 +99,8 @@ class CrossViewLayer(nn.Module):
 
 
 class DSAF(nn.Module):
-    """Dual-stream encoder: tokens of two views -> z_mel, z_coch (B, D) and z_fuse (B, D_f).
+    """Dual-stream encoder: tokens of two views -> z_mel, z_coch (B, D) and z_fuse (B, D_f), plus the
+    unpooled token states h_mel (B, N_mel, D) and h_coch (B, N_coch, D).
 
     n_mel/n_coch: number of tokens per view; d_mel/d_coch: feature size of each token.
     """
@@ -139,7 +140,9 @@ class DSAF(nn.Module):
         z_mel = h_mel.mean(dim=1)  # (B, D), AvgPool
         z_coch = h_coch.mean(dim=1)  # (B, D)
         z_fuse = self.fusion(torch.cat([z_mel, z_coch], dim=-1))  # (B, D_f)
-        out = {"z_mel": z_mel, "z_coch": z_coch, "z_fuse": z_fuse}
+        # h_mel (B, N_mel, D), h_coch (B, N_coch, D): the unpooled token states after the last layer (per-step
+        # heads read them, model.dmer.StepHead); returning them changes nothing that is computed
+        out = {"z_mel": z_mel, "z_coch": z_coch, "z_fuse": z_fuse, "h_mel": h_mel, "h_coch": h_coch}
         if return_attention:
             # per layer: (B, N_mel, N_coch) for Mel<-Coch and (B, N_coch, N_mel) for Coch<-Mel when cross;
             # (B, N, N) self-attention maps otherwise
