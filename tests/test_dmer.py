@@ -1,0 +1,294 @@
+"""Dynamic MER: the dual-scale regressor, the DSAF per-step baseline, the loss, per-song metrics, track splits,
+the ridge baseline and an end-to-end smoke on a tiny SynthMemo store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from damer_lite.config import Config, DynamicConfig, apply_overrides, dynamic_profile, profile
+from damer_lite.datasets import synth
+from damer_lite.experiments import runs
+from damer_lite.model import DAMER
+from damer_lite.model.dmer import BandSelfAttention, DualScaleDMER, StepHead, band_mask, radius_steps
+from damer_lite.training import dynamic as dyn
+
+N_MEL, N_COCH = 128, 84
+
+
+def _x(b=2, t=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, N_MEL, t, generator=g), torch.randn(b, N_COCH, t, generator=g)
+
+
+def _toy(n=24, t=16, seed=0):
+    """Features and curves where both dimensions are a (tanh of a) linear function of the first bins."""
+    rng = np.random.default_rng(seed)
+    mel = rng.normal(size=(n, N_MEL, t)).astype(np.float32)
+    coch = rng.normal(size=(n, N_COCH, t)).astype(np.float32)
+    v = 0.4 * mel[:, 0] - 0.3 * coch[:, 1]  # (n, T)
+    a = 0.5 * mel[:, 2] + 0.2 * coch[:, 3]
+    curves = np.tanh(np.stack([v, a], axis=-1)).astype(np.float32)  # (n, T, 2)
+    curves[:, :2] = np.nan  # uncovered steps
+    idx = np.arange(n)
+    return mel, coch, curves, {"train": idx[: int(0.7 * n)], "test": idx[int(0.7 * n):]}
+
+
+# ------------------------------------------------------------------ DSAF unchanged for existing callers
+# logits of DAMER (smoke profile, d = d_fuse = 16, T = 6) computed before DSAF returned its unpooled states
+REFERENCE = {
+    "freq": [[-0.11953197419643402, -0.10632681101560593], [-0.12464002519845963, -0.09718301892280579]],
+    "time": [[-0.15803202986717224, -0.09724719077348709], [-0.13047298789024353, -0.06515170633792877]],
+}
+
+
+@pytest.mark.parametrize("axis", ["freq", "time"])
+def test_dsaf_outputs_unchanged_and_unpooled_states(axis):
+    cfg = apply_overrides(profile("smoke"), [f"model.token_axis={axis}", "model.d=16", "model.d_fuse=16"])
+    torch.manual_seed(1)
+    model = DAMER(cfg, N_MEL, N_COCH, 6).eval()
+    g = torch.Generator().manual_seed(2)
+    mel, coch = torch.randn(2, N_MEL, 6, generator=g), torch.randn(2, N_COCH, 6, generator=g)
+    with torch.no_grad():
+        out = model(mel, coch)
+    # equal to the pre-change logits up to float rounding of other BLAS builds (bit-equal where recorded)
+    torch.testing.assert_close(out["logits_fuse"], torch.tensor(REFERENCE[axis]), rtol=0, atol=1e-5)
+    n_tok = (N_MEL, N_COCH) if axis == "freq" else (6, 6)
+    assert out["h_mel"].shape == (2, n_tok[0], 16) and out["h_coch"].shape == (2, n_tok[1], 16)
+    assert torch.equal(out["h_mel"].mean(1), out["z_mel"]) and torch.equal(out["h_coch"].mean(1), out["z_coch"])
+    assert not any(k.startswith("h_") for k in model.state_dict())  # no new parameters or buffers
+
+
+# ------------------------------------------------------------------ model shapes and the band masks
+def test_shapes_range_and_radius_mapping():
+    mel, coch = _x(3, 20)
+    m = DualScaleDMER(N_MEL, N_COCH, d=16, heads=2, local_radius=2, wide_radius=6, lstm_hidden=8)
+    out = m(mel, coch)
+    assert out["va"].shape == (3, 20, 2) and out["h"].shape == (3, 20, 16)
+    assert out["va"].abs().max() <= 1.0
+    s = StepHead(N_MEL, N_COCH, 20, d=16, heads=2)
+    assert s(mel, coch)["va"].shape == (3, 20, 2)
+    with pytest.raises(ValueError):
+        s(*_x(3, 19))
+    with pytest.raises(ValueError):
+        m(mel, coch[:, :80])
+    assert (radius_steps(2.5, 0.5), radius_steps(15.0, 0.5)) == (5, 30)  # DSAML's steps
+    assert (radius_steps(2.5, 60 / 87), radius_steps(15.0, 60 / 87)) == (4, 22)  # the paper's 87 tokens / 60 s
+    mask = band_mask(6, 1)
+    assert mask[2].tolist() == [False, True, True, True, False, False]
+
+
+def test_band_attention_cannot_see_beyond_its_radius():
+    torch.manual_seed(0)
+    att = BandSelfAttention(16, 2, radius=2).eval()
+    x = torch.randn(1, 12, 16)
+    y0 = att(x)
+    far, near = x.clone(), x.clone()
+    far[:, 8] += 5.0  # |5 - 8| = 3 > radius
+    near[:, 7] += 5.0  # |5 - 7| = 2 = radius
+    assert torch.equal(att(far)[:, 5], y0[:, 5])
+    assert not torch.allclose(att(near)[:, 5], y0[:, 5])
+    assert not torch.allclose(att(far)[:, 6], y0[:, 6])  # 6 is within reach of 8
+
+
+def test_dual_scale_block_reach_is_the_wide_radius():
+    torch.manual_seed(0)
+    m = DualScaleDMER(N_MEL, N_COCH, d=16, heads=2, local_radius=1, wide_radius=3, lstm_hidden=8).eval()
+    mel, coch = _x(1, 16)
+    h0 = m.attend(mel, coch)
+    mel2 = mel.clone()
+    mel2[:, :, 10] += 3.0  # perturb token 10
+    h1 = m.attend(mel2, coch)
+    changed = ~(h1 == h0).all(-1)[0]  # (T,)
+    assert changed.nonzero().ravel().tolist() == list(range(7, 14))  # exactly |i - 10| <= wide radius
+    # after the global summary and the BiLSTM every step may depend on every token
+    assert not torch.allclose(m(mel2, coch)["va"][:, 0], m(mel, coch)["va"][:, 0])
+
+
+# ------------------------------------------------------------------ metrics and loss by hand
+def test_metrics_by_hand():
+    t = np.linspace(0, 3, 30)
+    y = np.sin(t)
+    same = dyn.song_metrics(y, y)
+    assert same["rmse"] == 0 and same["pcc"] == pytest.approx(1) and same["ccc"] == pytest.approx(1)
+    p = 0.5 * y + 0.3  # perfectly correlated, but shifted and scaled
+    m = dyn.song_metrics(p, y)
+    cov = np.mean((p - p.mean()) * (y - y.mean()))
+    assert m["pcc"] == pytest.approx(1)
+    assert m["ccc"] == pytest.approx(2 * cov / (p.var() + y.var() + (p.mean() - y.mean()) ** 2))
+    assert m["ccc"] < m["pcc"]
+    assert m["rmse"] == pytest.approx(np.sqrt(np.mean((p - y) ** 2)))
+    # NaN targets are ignored: the same as dropping those steps
+    y_nan = y.copy()
+    y_nan[[0, 7, 20]] = np.nan
+    keep = np.isfinite(y_nan)
+    assert dyn.song_metrics(p, y_nan) == pytest.approx(dyn.song_metrics(p[keep], y[keep]))
+    # undefined PCC/CCC: constant target, a single valid step
+    assert np.isnan(dyn.song_metrics(p, np.full_like(y, 0.2))["pcc"])
+    one = np.full_like(y, np.nan)
+    one[3] = 0.1
+    assert np.isnan(dyn.song_metrics(p, one)["ccc"]) and np.isfinite(dyn.song_metrics(p, one)["rmse"])
+    # averaged over songs; the undefined ones are excluded and counted
+    pred = np.stack([np.stack([p, p], -1), np.stack([p, p], -1), np.stack([y, y], -1)])  # (3, T, 2)
+    tgt = np.stack([np.stack([y, y], -1), np.stack([np.full_like(y, 0.2), y], -1), np.stack([y, y], -1)])
+    res = dyn.dynamic_metrics(pred, tgt)
+    assert res["valence"]["n_songs"] == 3 and res["valence"]["n_undefined"] == 1
+    assert res["valence"]["ccc"] == pytest.approx((m["ccc"] + 1.0) / 2)
+    assert res["arousal"]["ccc"] == pytest.approx((2 * m["ccc"] + 1.0) / 3)
+    assert res["mean"]["ccc"] == pytest.approx((res["valence"]["ccc"] + res["arousal"]["ccc"]) / 2)
+
+
+def test_loss_matches_the_metrics_and_masks_nans():
+    rng = np.random.default_rng(0)
+    pred = np.tanh(rng.normal(size=(4, 10, 2)))
+    tgt = np.tanh(rng.normal(size=(4, 10, 2)))
+    tgt[0, :3] = np.nan
+    tgt[1, :, 0] = np.nan  # song 1 has no valence: left out of the loss
+    tgt[2, 5:, 1] = np.nan
+    parts = dyn.dynamic_loss(torch.tensor(pred), torch.tensor(tgt), 1.0, 0.5, 2.0)
+    per = [dyn.song_metrics(pred[i, :, j], tgt[i, :, j]) for i in range(4) for j in range(2) if (i, j) != (1, 0)]
+    for name in ("ccc", "pcc", "rmse"):
+        assert float(parts[name]) == pytest.approx(np.mean([m[name] for m in per]), abs=1e-5)
+    assert float(parts["loss"]) == pytest.approx(
+        (1 - float(parts["ccc"])) + 0.5 * (1 - float(parts["pcc"])) + 2.0 * float(parts["rmse"]), rel=1e-6)
+    # the masked steps get no gradient through the targets and change nothing
+    tgt2 = tgt.copy()
+    p2 = pred.copy()
+    p2[0, :3] = 0.9  # predictions at masked steps
+    assert float(dyn.dynamic_loss(torch.tensor(p2), torch.tensor(tgt2))["loss"]) == pytest.approx(
+        float(dyn.dynamic_loss(torch.tensor(pred), torch.tensor(tgt))["loss"]))
+
+
+def test_loss_decreases_on_a_toy_problem():
+    mel, coch, curves, _ = _toy(16, 16)
+    torch.manual_seed(0)
+    m = DualScaleDMER(N_MEL, N_COCH, d=16, heads=2, local_radius=2, wide_radius=6, lstm_hidden=8, dropout=0.0)
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    xm, xc, y = torch.from_numpy(mel), torch.from_numpy(coch), torch.from_numpy(curves)
+    losses = []
+    for _ in range(25):
+        loss = dyn.dynamic_loss(m(xm, xc)["va"], y)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.7 * losses[0]
+
+
+# ------------------------------------------------------------------ targets, splits, runs
+def test_token_targets_align_to_the_analysis_window():
+    curve = pd.DataFrame({"time_s": [0.0, 1.0, 2.0, 3.0], "valence": [0.1, 0.2, 0.3, 0.4],
+                          "arousal": [-0.1, -0.2, np.nan, -0.4]})
+    y = dyn.token_targets(curve, 8, 0.5, 4.5, step_s=1.0)  # tokens of 0.5 s from 0.5 s
+    assert y.shape == (8, 2)
+    np.testing.assert_allclose(y[:, 0], [0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4, np.nan], rtol=1e-6)
+    np.testing.assert_allclose(y[:, 1], [-0.1, -0.2, -0.2, np.nan, np.nan, -0.4, -0.4, np.nan], rtol=1e-6)
+
+
+def test_split_tracks_keeps_songs_on_one_side():
+    ids = ["a", "b", "c", "a", "d", "e", "f", "g", "h", "b"]
+    for seed in range(5):
+        s = dyn.split_tracks(ids, seed, val_size=0.2)
+        sides = {name: {ids[i] for i in idx} for name, idx in s.items()}
+        assert not sides["train"] & sides["test"] and not sides["val"] & sides["test"]
+        assert not sides["train"] & sides["val"]
+        assert sorted(np.concatenate(list(s.values()))) == list(range(len(ids)))
+    assert not np.array_equal(dyn.split_tracks(ids, 0)["test"], dyn.split_tracks(ids, 1)["test"])
+
+
+@pytest.mark.parametrize("kind", dyn.MODELS)
+def test_same_seed_same_metrics(kind):
+    mel, coch, curves, split = _toy()
+    cfg = dynamic_profile("smoke")
+    a = dyn.train_dynamic_run(mel, coch, curves, split, cfg, seed=3, model=kind, token_s=0.5)
+    b = dyn.train_dynamic_run(mel, coch, curves, split, cfg, seed=3, model=kind, token_s=0.5)
+    c = dyn.train_dynamic_run(mel, coch, curves, split, cfg, seed=4, model=kind, token_s=0.5)
+    keys = ("valence", "arousal", "mean")
+    assert {k: a["metrics"][k] for k in keys} == {k: b["metrics"][k] for k in keys}
+    assert [e["loss_total"] for e in a["history"]["epochs"]] == [e["loss_total"] for e in b["history"]["epochs"]]
+    assert [e["loss_total"] for e in a["history"]["epochs"]] != [e["loss_total"] for e in c["history"]["epochs"]]
+    assert a["predictions"].shape == (len(split["test"]), 16, 2)
+
+
+def test_run_rejects_a_track_in_train_and_test_and_bad_inputs():
+    mel, coch, curves, split = _toy()
+    ids = [f"t{i}" for i in range(len(mel))]
+    ids[split["test"][0]] = ids[split["train"][0]]
+    cfg = dynamic_profile("smoke")
+    with pytest.raises(ValueError, match="both train and test"):
+        dyn.train_dynamic_run(mel, coch, curves, split, cfg, track_ids=ids)
+    with pytest.raises(ValueError, match="overlap"):
+        dyn.train_dynamic_run(mel, coch, curves, {"train": [0, 1], "test": [1, 2]}, cfg)
+    with pytest.raises(ValueError, match="disagree"):
+        dyn.train_dynamic_run(mel, coch, curves[:, :5], split, cfg)
+    with pytest.raises(ValueError, match="unknown dynamic model"):
+        dyn.train_dynamic_run(mel, coch, curves, split, cfg, model="nope")
+
+
+def test_ridge_beats_a_constant_on_a_linear_toy():
+    rng = np.random.default_rng(1)
+    mel = rng.normal(size=(30, N_MEL, 12)).astype(np.float32)
+    coch = rng.normal(size=(30, N_COCH, 12)).astype(np.float32)
+    curves = np.stack([0.2 * mel[:, 0] - 0.1 * coch[:, 4], 0.15 * mel[:, 3] + 0.1 * coch[:, 0]], -1)
+    curves = curves.astype(np.float32)
+    split = {"train": np.arange(20), "test": np.arange(20, 30)}
+    res = dyn.ridge_baseline(mel, coch, curves, split, dynamic_profile("smoke"))
+    const = np.broadcast_to(np.nanmean(curves[:20], axis=(0, 1)), curves[20:].shape)
+    base = dyn.dynamic_metrics(const, curves[20:])
+    assert res["metrics"]["mean"]["rmse"] < 0.5 * base["mean"]["rmse"]
+    assert res["metrics"]["mean"]["pcc"] > 0.9 and res["metrics"]["mean"]["ccc"] > 0.9
+    assert base["valence"]["n_undefined"] == 10  # a constant has no PCC/CCC
+
+
+def test_dynamic_config_profiles_and_validation():
+    smoke, quick = dynamic_profile("smoke"), dynamic_profile("quick")
+    assert smoke.epochs == 2 and quick.epochs > smoke.epochs
+    assert (DynamicConfig().w_ccc, DynamicConfig().w_pcc, DynamicConfig().w_rmse) == (1.0, 1.0, 1.0)
+    assert dynamic_profile("smoke", {"lr": 1e-2}).lr == 1e-2
+    for bad in ({"nope": 1}, {"d": 10, "heads": 4}, {"epochs": 0}, {"amp": "fp8"}, {"lr": "x"},
+                {"wide_radius_s": 1.0, "local_radius_s": 2.0}):
+        with pytest.raises(ValueError):
+            DynamicConfig.from_dict(bad)
+    with pytest.raises(ValueError):
+        dynamic_profile("nope")
+    # the static config is unchanged: no 'dynamic' section, unknown keys still raise
+    with pytest.raises(ValueError, match="unknown config section"):
+        Config.from_dict({"dynamic": {"d": 8}})
+    with pytest.raises(ValueError, match="unknown config key"):
+        Config.from_dict({"model": {"nope": 1}})
+
+
+# ------------------------------------------------------------------ end to end on a tiny SynthMemo store
+@pytest.fixture(scope="module")
+def tiny_store(tmp_path_factory):
+    base = tmp_path_factory.mktemp("dmer")
+    synth.generate(base / "synth", n_tracks=12, duration=6.0, sr=8000, seed=7, progress=False)
+    return runs.ensure_store("synthmemo", base / "synth", base / "features", "smoke", progress=False)
+
+
+def test_end_to_end_smoke_three_seeds(tiny_store):
+    mel, coch, curves, table = dyn.load_dynamic_data(tiny_store)
+    assert mel.shape[0] == coch.shape[0] == curves.shape[0] == len(table) == 12
+    assert curves.shape == (12, mel.shape[2], 2) and np.isfinite(curves).mean() > 0.8
+    assert (table["start_s"] < table["end_s"]).all()
+    cfg = dynamic_profile("smoke")
+    token_s = float(table["token_s"].median())
+    ids = table["track_id"].to_numpy()
+    results = {k: [] for k in (*dyn.MODELS, "ridge")}
+    for seed in range(3):
+        split = dyn.split_tracks(ids, seed)
+        assert not set(ids[split["train"]]) & set(ids[split["test"]])
+        for kind in dyn.MODELS:
+            r = dyn.train_dynamic_run(mel, coch, curves, split, cfg, seed=seed, model=kind, token_s=token_s,
+                                      track_ids=ids)
+            results[kind].append(r["metrics"])
+        results["ridge"].append(dyn.ridge_baseline(mel, coch, curves, split, cfg, seed=seed)["metrics"])
+    for kind, ms in results.items():
+        for m in ms:
+            assert m["n_test"] == 4 and m["valence"]["n_songs"] == m["arousal"]["n_songs"] == 4
+            assert np.isfinite(m["mean"]["rmse"]) and 0 <= m["mean"]["rmse"] <= 2, kind
+            assert abs(m["mean"]["ccc"]) <= 1 and abs(m["mean"]["pcc"]) <= 1, kind
+        table_ = dyn.summarise_seeds(ms)
+        assert set(table_["n_seeds"]) == {3} and table_["sd"].notna().all()
