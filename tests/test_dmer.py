@@ -292,3 +292,10 @@ def test_end_to_end_smoke_three_seeds(tiny_store):
             assert abs(m["mean"]["ccc"]) <= 1 and abs(m["mean"]["pcc"]) <= 1, kind
         table_ = dyn.summarise_seeds(ms)
         assert set(table_["n_seeds"]) == {3} and table_["sd"].notna().all()
+
+
+def test_bf16_training_steps_run_on_cpu():
+    mel, coch, curves, split = _toy(12, 8)
+    res = dyn.train_dynamic_run(mel, coch, curves, split, dynamic_profile("smoke", {"amp": "bf16"}), seed=0)
+    assert res["metrics"]["precision"] == "bfloat16" and np.isfinite(res["metrics"]["mean"]["rmse"])
+    assert res["predictions"].dtype == np.float32  # evaluation in fp32
