@@ -294,6 +294,18 @@ def test_end_to_end_smoke_three_seeds(tiny_store):
         assert set(table_["n_seeds"]) == {3} and table_["sd"].notna().all()
 
 
+def test_tracks_without_curves_are_left_out_with_a_count(tiny_store, capsys):
+    from damer_lite.features import store
+
+    man = store.load(tiny_store)["manifest"].copy()
+    man.loc[man.index[:2], "dynamic_ref"] = ""  # two tracks lose their curves
+    man = man.iloc[1:]  # and one of them is not in the manifest at all
+    mel, _, curves, table = dyn.load_dynamic_data(tiny_store, manifest=man)
+    assert len(table) == mel.shape[0] == curves.shape[0] == 10
+    err = capsys.readouterr().err
+    assert "2 of 12 tracks left out of dynamic training (1 not in the manifest, 1 no dynamic curve)" in err
+
+
 def test_bf16_training_steps_run_on_cpu():
     mel, coch, curves, split = _toy(12, 8)
     res = dyn.train_dynamic_run(mel, coch, curves, split, dynamic_profile("smoke", {"amp": "bf16"}), seed=0)

@@ -27,6 +27,7 @@ steps or a constant prediction or target is left out of PCC and CCC (both undefi
 from __future__ import annotations
 
 import copy
+import sys
 import time
 
 import numpy as np
@@ -88,6 +89,13 @@ def load_dynamic_data(features_dir, manifest: pd.DataFrame | None = None
                                   step_s=lab.step_s)
     valid = np.isfinite(curves).all(axis=2).sum(axis=1)
     keep = valid > 0
+    if not keep.all():  # nothing dropped silently: say how many and why
+        why = {"not in the manifest": int((~known).sum())}
+        why["no dynamic curve"] = sum(1 for tid in ids[known] if labels.get(tid) is None or labels[tid].missing)
+        why["no token covered by the curve"] = int((~keep).sum()) - why["not in the manifest"] - why["no dynamic curve"]
+        detail = ", ".join(f"{v} {k}" for k, v in why.items() if v)
+        print(f"{features_dir}: {int((~keep).sum())} of {len(index)} tracks left out of dynamic training ({detail})",
+              file=sys.stderr)
     table = pd.DataFrame({"track_id": ids, "row": np.arange(len(index)),
                           "start_s": index["start_s"].astype(float), "end_s": index["end_s"].astype(float)})
     table["token_s"] = (table["end_s"] - table["start_s"]) / t
