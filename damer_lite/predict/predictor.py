@@ -279,13 +279,18 @@ class Predictor:
                 np.float64)
         return out
 
-    def probabilities(self, mel: np.ndarray, coch: np.ndarray, calibrated: bool = True) -> dict[str, np.ndarray]:
-        """-> {target: P(class 1) of the fused head (B,)}: sigmoid(logit / T) with the checkpoint's temperature,
-        or the raw softmax probability sigmoid(logit) with calibrated=False."""
+    def calibrate(self, target: str, logits) -> np.ndarray:
+        """P(class 1) = sigmoid(logit / T) with the `target` checkpoint's temperature (T = 1: the raw softmax)."""
         from damer_lite.training.calibration import sigmoid
 
-        return {t: sigmoid(z / (self.checkpoints[t].temperature if calibrated else 1.0))
-                for t, z in self.logits(mel, coch).items()}
+        return sigmoid(np.asarray(logits, dtype=np.float64) / self.checkpoints[target].temperature)
+
+    def probabilities(self, mel: np.ndarray, coch: np.ndarray, calibrated: bool = True) -> dict[str, np.ndarray]:
+        """-> {target: P(class 1) of the fused head (B,)}: calibrated with the checkpoint's temperature, or the
+        raw softmax probability sigmoid(logit) with calibrated=False."""
+        from damer_lite.training.calibration import sigmoid
+
+        return {t: self.calibrate(t, z) if calibrated else sigmoid(z) for t, z in self.logits(mel, coch).items()}
 
     def predict_segments(self, segments, progress: bool = True) -> pd.DataFrame:
         """Rows for explicit segments (Segment objects or (path, start_s, end_s) tuples)."""
@@ -300,13 +305,11 @@ class Predictor:
         def flush() -> None:
             if not buf:
                 return
-            from damer_lite.training.calibration import sigmoid
-
             logits = self.logits(np.stack([f["mel"] for _, f in buf]), np.stack([f["coch"] for _, f in buf]))
+            probs = {t: self.calibrate(t, z) for t, z in logits.items()}
             for i, (seg, f) in enumerate(buf):
                 rows.append(_row(seg, float(f["start_s"]), float(f["end_s"]),
-                                 **{t: float(sigmoid(z[i] / self.checkpoints[t].temperature))
-                                    for t, z in logits.items()},
+                                 **{t: float(p[i]) for t, p in probs.items()},
                                  logits={t: float(z[i]) for t, z in logits.items()}))
             buf.clear()
 

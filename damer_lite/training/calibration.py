@@ -30,8 +30,10 @@ N_BINS = 10
 
 
 def sigmoid(x) -> np.ndarray:
+    """1 / (1 + e^-x) in float64, without overflow for large |x|."""
     x = np.asarray(x, dtype=np.float64)
-    return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
+    e = np.exp(-np.abs(x))  # in (0, 1]
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def nll(margins, y, temperature: float = 1.0) -> float:
