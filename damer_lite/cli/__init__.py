@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from damer_lite import __version__
-from damer_lite.cli import experiments, features, grid, predict, synth, train, validate
+from damer_lite.cli import dynamic, experiments, features, grid, predict, synth, train, validate
 
 WORKFLOW = """\
 a first session, in order:
@@ -64,6 +64,12 @@ arguments. See docs/predict.md.""",
   damer-lite experiments --store data/features/synthmemo-<hash> --dataset synthmemo --results results \\
       --profile quick --seeds 0 1 2
   damer-lite experiments --cross memo2496=STORE_A pmemo=STORE_B --results results --profile quick""",
+    "dynamic": """examples:
+  damer-lite dynamic --store data/features/synthmemo-<hash> --dataset synthmemo --results results \\
+      --profile quick --seeds 0 1 2 3 4
+  damer-lite dynamic --store STORE --dataset deam --results out --models dual_scale ridge --set epochs=40
+
+next: damer-lite predict --dynamic (with the dynamic checkpoint the pipeline exports)""",
 }
 
 
@@ -91,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"damer-lite {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    modules = (synth, validate, features, train, predict, grid, experiments)  # the order of a first session
+    modules = (synth, validate, features, train, predict, grid, experiments, dynamic)  # the order of a first session
     for command in modules:
         command.add_parser(sub)
     for command in modules:

@@ -136,6 +136,10 @@ NOTEBOOKS = [
 # the "your music" notebook predicts SynthMemo's own audio with the exported SynthMemo checkpoints
 if "synthmemo" in DATASETS:
     NOTEBOOKS.append(f"{NB_OUT}/08_your_music_synthmemo.ipynb")
+# dynamic MER (per-step valence/arousal): the profile's datasets that are present
+DYN = P["dynamic"]
+DYNAMIC_DATASETS = [d for d in DYN["datasets"] if d in DATASETS]
+DYNAMIC_TABLES = [f"{RESULTS}/tables/dynamic_{d}.csv" for d in DYNAMIC_DATASETS]
 # beyond-the-paper experiments need SynthMemo's per-track style
 EXTRAS = (
     [f"{RESULTS}/tables/label_efficiency_synthmemo.csv", f"{RESULTS}/tables/style_shift_synthmemo.csv"]

@@ -149,6 +149,7 @@ rule notebook_training_showcase:
 rule results_index:
     input:
         NOTEBOOKS,
+        DYNAMIC_TABLES,
     output:
         f"{RESULTS}/README.md",
     log:

@@ -136,6 +136,38 @@ rule style_shift:
         "--seeds {params.seeds} --train-styles {params.styles} > {log} 2>&1"
 
 
+rule dynamic_mer:
+    # dynamic MER: the dual-scale regressor, DAMER's encoder with a per-step head and the per-frame ridge baseline,
+    # same track-level splits, every seed of the profile's `dynamic` entry, in one process (docs/dmer.md)
+    input:
+        store=lambda w: store_index(w.dataset),
+    output:
+        table=f"{RESULTS}/tables/dynamic_{{dataset}}.csv",
+        seeds=f"{RESULTS}/tables/dynamic_{{dataset}}_seeds.csv",
+        showcase=f"{RESULTS}/runs_dynamic/{{dataset}}/dual_scale/seed{SHOW}/run.json",
+    log:
+        f"{RESULTS}/logs/dynamic_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        store=lambda w, input: Path(input.store).parent,
+        results=lambda w, output: Path(output.table).parents[1],
+        profile=DYN["train"],
+        seeds=" ".join(str(s) for s in DYN["seeds"]),
+        device="" if DEVICE == "None" else f"--device {DEVICE}",
+    wildcard_constraints:
+        dataset=r"[^_/]+",
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=4000,
+        runtime=120,
+    shell:
+        "python -m damer_lite dynamic --store {params.store} --dataset {wildcards.dataset} "
+        "--results {params.results} --profile {params.profile} --seeds {params.seeds} --no-progress "
+        "{params.device} > {log} 2>&1"
+
+
 rule cross_dataset:
     input:
         stores=[store_index(d) for d in DATASETS],
