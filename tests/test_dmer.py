@@ -3,6 +3,8 @@ the ridge baseline and an end-to-end smoke on a tiny SynthMemo store."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -311,3 +313,77 @@ def test_bf16_training_steps_run_on_cpu():
     res = dyn.train_dynamic_run(mel, coch, curves, split, dynamic_profile("smoke", {"amp": "bf16"}), seed=0)
     assert res["metrics"]["precision"] == "bfloat16" and np.isfinite(res["metrics"]["mean"]["rmse"])
     assert res["predictions"].dtype == np.float32  # evaluation in fp32
+
+
+# ------------------------------------------------------------------ the experiment: runs, tables, resume
+def test_experiment_tables_predictions_and_resume(tiny_store, tmp_path, capsys):
+    from damer_lite.cli import main as cli_main
+    from damer_lite.experiments import dynamic as exp
+
+    res = tmp_path / "res"
+    rc = cli_main(["dynamic", "--store", str(tiny_store), "--dataset", "synthmemo", "--results", str(res),
+                   "--profile", "smoke", "--seeds", "0", "1", "--no-progress"])
+    assert rc == 0
+    summary = pd.read_csv(res / "tables" / "dynamic_synthmemo.csv")
+    per_seed = pd.read_csv(res / "tables" / "dynamic_synthmemo_seeds.csv")
+    assert set(summary["model"]) == set(exp.MODELS) and set(summary["n_seeds"]) == {2}
+    assert len(per_seed) == len(exp.MODELS) * 2 * 3  # models x seeds x (valence, arousal, mean)
+    for model in exp.MODELS:
+        for seed in (0, 1):
+            folder = exp.run_dir(res, "synthmemo", model, seed)
+            metrics = json.loads((folder / "metrics.json").read_text())
+            info = json.loads((folder / "run.json").read_text())
+            assert info["model"] == model and info["seed"] == seed and info["n_test"] == 4
+            # the table's numbers are recomputed from the per-step predictions of the test songs
+            preds = exp.read_predictions(folder / exp.PREDICTIONS)
+            assert preds["track_id"].nunique() == 4 and (preds.groupby("track_id")["time_s"].diff().dropna() > 0).all()
+            again = exp.metrics_from_predictions(preds)
+            for dim in ("valence", "arousal", "mean"):
+                for k in ("rmse", "pcc", "ccc"):
+                    assert again[dim][k] == pytest.approx(metrics[dim][k], abs=1e-3)
+                    row = per_seed[(per_seed["model"] == model) & (per_seed["seed"] == seed) & (per_seed["dim"] == dim)]
+                    assert row[k].iloc[0] == pytest.approx(metrics[dim][k], abs=1e-9)
+        # mean ± sd over seeds, from the per-seed rows
+        g = per_seed[(per_seed["model"] == model) & (per_seed["dim"] == "mean")]
+        s = summary[(summary["model"] == model) & (summary["dim"] == "mean")].iloc[0]
+        assert s["ccc_mean"] == pytest.approx(g["ccc"].mean()) and s["ccc_sd"] == pytest.approx(g["ccc"].std(ddof=1))
+    # the splits are by track and differ between seeds; all three models share each seed's split
+    tests = {m: {s: set(exp.read_predictions(exp.run_dir(res, "synthmemo", m, s) / exp.PREDICTIONS)["track_id"])
+                 for s in (0, 1)} for m in exp.MODELS}
+    assert tests["dual_scale"] == tests["ridge"] == tests["damer_step"] and tests["ridge"][0] != tests["ridge"][1]
+
+    # resume: finished runs are reused (same bytes); a run without run.json is redone
+    before = (exp.run_dir(res, "synthmemo", "dual_scale", 0) / "metrics.json").stat().st_mtime_ns
+    (exp.run_dir(res, "synthmemo", "damer_step", 1) / "run.json").unlink()
+    summary2, _ = exp.run_dynamic(tiny_store, "synthmemo", res, "smoke", [0, 1], progress=False)
+    assert (exp.run_dir(res, "synthmemo", "dual_scale", 0) / "metrics.json").stat().st_mtime_ns == before
+    assert (exp.run_dir(res, "synthmemo", "damer_step", 1) / "run.json").is_file()
+    pd.testing.assert_frame_equal(summary2.reset_index(drop=True), summary, check_dtype=False)
+
+
+def test_experiment_records_a_failed_run_and_goes_on(tiny_store, tmp_path, monkeypatch, capsys):
+    from damer_lite.experiments import dynamic as exp
+
+    real = dyn.ridge_baseline
+
+    def broken(*a, **k):
+        raise RuntimeError("solver exploded")
+
+    monkeypatch.setattr(dyn, "ridge_baseline", broken)
+    summary, per_seed = exp.run_dynamic(tiny_store, "synthmemo", tmp_path, "smoke", [0], progress=False)
+    err = capsys.readouterr().err
+    assert "ridge seed 0 failed: RuntimeError: solver exploded" in err and "1 of 3 runs failed" in err
+    failed = per_seed[per_seed["model"] == "ridge"]
+    assert len(failed) == 3 and (failed["error"] == "RuntimeError: solver exploded").all()
+    assert set(summary["model"]) == {"dual_scale", "damer_step"}  # the others finished and are in the table
+    assert not (exp.run_dir(tmp_path, "synthmemo", "ridge", 0) / "run.json").exists()
+    monkeypatch.setattr(dyn, "ridge_baseline", real)
+    with pytest.raises(ValueError, match="unknown dynamic model"):
+        exp.run_dynamic(tiny_store, "synthmemo", tmp_path, "smoke", [0], models=["svm"], progress=False)
+
+
+def test_cli_model_choices_match_the_experiment():
+    from damer_lite.cli import dynamic as cli_dynamic
+    from damer_lite.experiments import dynamic as exp
+
+    assert tuple(cli_dynamic.MODELS) == tuple(exp.MODELS)
