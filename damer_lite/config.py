@@ -327,6 +327,10 @@ class DynamicConfig:
     layers: int = 1  # DSAF layers of the 'damer_step' baseline
     epochs: int = 30
     batch_size: int = 16
+    # DSAML trains on 30 s crops: each training sample of a batch is a random contiguous crop of this many
+    # seconds of its window (dual_scale only; 0 = whole windows). Windows no longer than the crop are used
+    # whole, so the quick profile's ~19 s windows are never cropped. Evaluation always sees whole windows.
+    crop_s: float = 30.0
     lr: float = 1e-3  # Adam
     weight_decay: float = 0.0
     grad_clip: float = 5.0
@@ -367,8 +371,8 @@ class DynamicConfig:
             raise ValueError("dynamic.wide_radius_s must be >= dynamic.local_radius_s")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dynamic.dropout must be in [0, 1), got {self.dropout}")
-        if min(self.w_ccc, self.w_pcc, self.w_rmse, self.weight_decay, self.threads) < 0:
-            raise ValueError("dynamic loss weights, weight_decay and threads must be >= 0")
+        if min(self.w_ccc, self.w_pcc, self.w_rmse, self.weight_decay, self.threads, self.crop_s) < 0:
+            raise ValueError("dynamic loss weights, weight_decay, threads and crop_s must be >= 0")
         if self.w_ccc + self.w_pcc + self.w_rmse == 0:
             raise ValueError("at least one dynamic loss weight must be > 0")
 

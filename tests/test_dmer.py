@@ -387,3 +387,28 @@ def test_cli_model_choices_match_the_experiment():
     from damer_lite.experiments import dynamic as exp
 
     assert tuple(cli_dynamic.MODELS) == tuple(exp.MODELS)
+
+
+def test_training_crops():
+    gen = torch.Generator().manual_seed(0)
+    mel, coch = torch.arange(2 * 3 * 10.0).reshape(2, 3, 10), torch.arange(2 * 2 * 10.0).reshape(2, 2, 10) + 1000
+    curves = torch.arange(2 * 10 * 2.0).reshape(2, 10, 2)
+    m, c, y = dyn.random_crop(mel, coch, curves, 4, gen)
+    assert m.shape == (2, 3, 4) and c.shape == (2, 2, 4) and y.shape == (2, 4, 2)
+    for b in range(2):  # one contiguous span per sample, the same span in every view and in the targets
+        s = int(m[b, 0, 0] - mel[b, 0, 0])
+        assert torch.equal(m[b], mel[b, :, s:s + 4]) and torch.equal(c[b], coch[b, :, s:s + 4])
+        assert torch.equal(y[b], curves[b, s:s + 4])
+    assert dyn.random_crop(mel, coch, curves, 0, gen)[0] is mel
+    cfg = dynamic_profile("smoke", {"crop_s": 2.0})
+    assert dyn.crop_steps(cfg, "dual_scale", 0.5, 10) == 4
+    assert dyn.crop_steps(cfg, "dual_scale", 0.5, 4) == 0  # window no longer than the crop: whole
+    assert dyn.crop_steps(cfg, "damer_step", 0.5, 10) == 0
+    assert dyn.crop_steps(dynamic_profile("smoke", {"crop_s": 0}), "dual_scale", 0.5, 10) == 0
+    # a run with crops trains on crops and is scored on whole windows; a crop longer than the window changes
+    # nothing (same numbers as without crops)
+    mel, coch, curves, split = _toy(16, 12)
+    runs_ = {c: dyn.train_dynamic_run(mel, coch, curves, split, dynamic_profile("smoke", {"crop_s": c}), seed=0,
+                                      token_s=0.5) for c in (0.0, 3.0, 60.0)}
+    assert runs_[3.0]["metrics"]["crop_steps"] == 6 and runs_[3.0]["predictions"].shape[1] == 12
+    assert runs_[0.0]["metrics"]["mean"] == runs_[60.0]["metrics"]["mean"] != runs_[3.0]["metrics"]["mean"]

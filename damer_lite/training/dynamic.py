@@ -251,6 +251,31 @@ def predict_steps(model, mel: torch.Tensor, coch: torch.Tensor, device, batch_si
     return torch.cat(out).numpy()
 
 
+# ---------------------------------------------------------------- training crops (DSAML: 30 s)
+def crop_steps(cfg: DynamicConfig, kind: str, token_s: float, n_steps: int) -> int:
+    """Tokens per training crop: round(crop_s / token_s) for 'dual_scale' when that is shorter than the window
+    of `n_steps` tokens, else 0 (whole windows). 'damer_step' always trains on whole windows: its learned
+    positions are tied to the window's T tokens."""
+    if kind != "dual_scale" or cfg.crop_s <= 0:
+        return 0
+    n = radius_steps(cfg.crop_s, token_s)
+    return n if n < n_steps else 0
+
+
+def random_crop(mel: torch.Tensor, coch: torch.Tensor, curves: torch.Tensor, crop: int,
+                gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A random contiguous crop of `crop` tokens per sample (start uniform over the window, drawn from `gen`):
+    mel (B, N_mel, T), coch (B, N_coch, T), curves (B, T, 2) -> (B, N_mel, crop), (B, N_coch, crop),
+    (B, crop, 2). crop = 0 returns the inputs unchanged (and draws nothing)."""
+    t = mel.shape[2]
+    if crop <= 0 or crop >= t:
+        return mel, coch, curves
+    start = torch.randint(0, t - crop + 1, (mel.shape[0],), generator=gen)  # (B,)
+    take = start[:, None] + torch.arange(crop)  # (B, crop)
+    pick = lambda x: torch.gather(x, 2, take[:, None, :].expand(-1, x.shape[1], -1))  # noqa: E731
+    return pick(mel), pick(coch), torch.gather(curves, 1, take[:, :, None].expand(-1, -1, curves.shape[2]))
+
+
 # ---------------------------------------------------------------- the neural run
 def train_dynamic_run(mel, coch, curves, split: dict, cfg: DynamicConfig, seed: int = 0,
                       model: str = "dual_scale", token_s: float = 0.5, device=None, track_ids=None,
@@ -295,15 +320,17 @@ def _run(mel, coch, curves, split, cfg, seed, kind, token_s, dev, amp, test_guar
     net = build_dynamic_model(kind, cfg, mel.shape[1], coch.shape[1], mel.shape[2], token_s).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(seed)
+    crop = crop_steps(cfg, kind, token_s, mel.shape[2])
     history = []
     for epoch in range(1, cfg.epochs + 1):
         net.train()
         t0 = time.perf_counter()
         sums = {"loss": [], "ccc": [], "pcc": [], "rmse": []}
         for idx in torch.randperm(len(tr), generator=gen).split(cfg.batch_size):
+            bm, bc, by = random_crop(xm[idx], xc[idx], yt[idx], crop, gen)
             with autocast(dev, amp):
-                pred = net(xm[idx].to(dev), xc[idx].to(dev))["va"]  # (B, T, 2)
-            parts = dynamic_loss(pred, yt[idx].to(dev), cfg.w_ccc, cfg.w_pcc, cfg.w_rmse)
+                pred = net(bm.to(dev), bc.to(dev))["va"]  # (B, T or crop, 2)
+            parts = dynamic_loss(pred, by.to(dev), cfg.w_ccc, cfg.w_pcc, cfg.w_rmse)
             opt.zero_grad(set_to_none=True)
             parts["loss"].backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
@@ -325,6 +352,7 @@ def _run(mel, coch, curves, split, cfg, seed, kind, token_s, dev, amp, test_guar
                     "wall_seconds": time.perf_counter() - t_start})
     if kind == "dual_scale":
         metrics["radii_steps"] = [net.local.radius, net.wide.radius]
+        metrics["crop_steps"] = int(crop)
     return {"metrics": metrics, "history": {"epochs": history}, "config": cfg, "model": net,
             "standardiser": std, "predictions": pred, "provenance": runio.provenance(dev, precision_name(amp))}
 
