@@ -324,6 +324,10 @@ class DynamicConfig:
     local_radius_s: float = 2.5  # DSAML: +-5 steps at 0.5 s
     wide_radius_s: float = 15.0  # DSAML: +-30 steps at 0.5 s
     lstm_hidden: int = 32  # per direction; the BiLSTM's output is 2 x lstm_hidden
+    # per-step input map of dual_scale: 'linear', or 'cnn' (a small CNN over each token's frequency axis,
+    # model.dmer.LocalCNN; DSAML computes its local features with a small CNN) with cnn_channels channels
+    local_encoder: Literal["linear", "cnn"] = "cnn"
+    cnn_channels: int = 8
     layers: int = 1  # DSAF layers of the 'damer_step' baseline
     epochs: int = 30
     batch_size: int = 16
@@ -363,7 +367,9 @@ class DynamicConfig:
     def validate(self) -> None:
         if self.d % self.heads != 0:
             raise ValueError(f"dynamic.d ({self.d}) must be divisible by dynamic.heads ({self.heads})")
-        for name in ("d", "heads", "ffn_mult", "lstm_hidden", "layers", "epochs", "batch_size", "lr",
+        if self.local_encoder not in ("linear", "cnn"):
+            raise ValueError(f"dynamic.local_encoder must be 'linear' or 'cnn', got {self.local_encoder!r}")
+        for name in ("d", "heads", "ffn_mult", "lstm_hidden", "layers", "epochs", "batch_size", "lr", "cnn_channels",
                      "local_radius_s", "wide_radius_s", "grad_clip", "ridge_alpha"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"dynamic.{name} must be > 0, got {getattr(self, name)}")

@@ -412,3 +412,26 @@ def test_training_crops():
                                       token_s=0.5) for c in (0.0, 3.0, 60.0)}
     assert runs_[3.0]["metrics"]["crop_steps"] == 6 and runs_[3.0]["predictions"].shape[1] == 12
     assert runs_[0.0]["metrics"]["mean"] == runs_[60.0]["metrics"]["mean"] != runs_[3.0]["metrics"]["mean"]
+
+
+def test_local_cnn_encoder_is_per_token_and_a_flag_of_the_one_model():
+    from damer_lite.model.dmer import LocalCNN
+
+    enc = LocalCNN(N_MEL, 16, channels=4).eval()
+    x = torch.randn(2, 7, N_MEL)
+    y = enc(x)
+    assert y.shape == (2, 7, 16)
+    x2 = x.clone()
+    x2[:, 3] += 5.0  # a change in one token moves only that token's output (no mixing in time)
+    moved = (enc(x2) - y).abs().sum(-1) > 1e-6
+    assert moved[:, 3].all() and not moved[:, [0, 1, 2, 4, 5, 6]].any()
+    mel, coch = _x()
+    for enc_name in ("linear", "cnn"):
+        m = DualScaleDMER(N_MEL, N_COCH, d=16, heads=2, local_radius=2, wide_radius=6, lstm_hidden=8,
+                          local_encoder=enc_name)
+        assert m(mel, coch)["va"].shape == (mel.shape[0], mel.shape[2], 2)
+    with pytest.raises(ValueError, match="local_encoder"):
+        DualScaleDMER(N_MEL, N_COCH, local_encoder="rnn")
+    with pytest.raises(ValueError, match="local_encoder"):
+        dynamic_profile("smoke", {"local_encoder": "rnn"})
+    assert DynamicConfig().local_encoder == "cnn"  # DSAML's choice is the default

@@ -6,7 +6,9 @@ large pretrained audio model fused in, a BiLSTM and A, V per step. Here, on dame
 
     mel (B, N_mel, T), coch (B, N_coch, T)            frames of one analysis window, time = token axis
       -> transpose: (B, T, N_mel), (B, T, N_coch)
-      -> per-step projection, the two views summed:   x = W_mel m_t + W_coch c_t + b        (B, T, D)
+      -> per-step projection, the two views summed:   x = P_mel(m_t) + P_coch(c_t)          (B, T, D)
+         P = a linear map (local_encoder 'linear'), or a small CNN over each token's frequency axis
+         ('cnn', `LocalCNN`: DSAML computes its local features with a small CNN)
       -> dual-scale attention (post-LN residual):     a = LN(x + Drop(A_local(x) + A_wide(x)))  (B, T, D)
          A_r = multi-head self-attention with keys j allowed for query i iff |i - j| <= r
                                                       h = LN(a + Drop(FFN(a)))              (B, T, D)
@@ -79,6 +81,26 @@ class BandSelfAttention(MultiHeadAttention):
         return f"radius={self.radius}"
 
 
+class LocalCNN(nn.Module):
+    """A small CNN over the frequency axis of every token, shared over time: (B, T, F) -> (B, T, D).
+
+    Per token, its F bins as one channel: Conv1d(1 -> C, k 5, stride 2) - GELU - Conv1d(C -> C, k 5,
+    stride 2) - GELU - adaptive average pooling to 8 positions - Linear(8 C -> D). Our stand-in for DSAML's
+    small CNN over the spectrogram of each 0.5 s step (we have pooled tokens, not spectrogram patches)."""
+
+    def __init__(self, n_bins: int, d: int, channels: int = 8, bias: bool = True):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv1d(1, channels, 5, stride=2, padding=2), nn.GELU(),
+                                  nn.Conv1d(channels, channels, 5, stride=2, padding=2), nn.GELU(),
+                                  nn.AdaptiveAvgPool1d(8))
+        self.out = nn.Linear(8 * channels, d, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, F) -> (B, T, D)
+        b, t, f = x.shape
+        z = self.conv(x.reshape(b * t, 1, f))  # (B T, C, 8)
+        return self.out(z.reshape(b, t, -1))  # (B, T, D)
+
+
 class DualScaleDMER(nn.Module):
     """Per-step (valence, arousal) from frame tokens: mel (B, n_mel, T), coch (B, n_coch, T) -> (B, T, 2).
 
@@ -87,13 +109,19 @@ class DualScaleDMER(nn.Module):
 
     def __init__(self, n_mel: int, n_coch: int, d: int = 64, heads: int = 4, local_radius: int = 5,
                  wide_radius: int = 30, lstm_hidden: int = 32, ffn_mult: int = 2, dropout: float = 0.1,
-                 global_summary: bool = True):
+                 global_summary: bool = True, local_encoder: str = "cnn", cnn_channels: int = 8):
         super().__init__()
         if wide_radius < local_radius:
             raise ValueError(f"wide_radius ({wide_radius}) must be >= local_radius ({local_radius})")
         self.n_mel, self.n_coch = n_mel, n_coch
-        self.proj_mel = nn.Linear(n_mel, d)
-        self.proj_coch = nn.Linear(n_coch, d, bias=False)  # one bias for the sum
+        if local_encoder == "linear":
+            self.proj_mel = nn.Linear(n_mel, d)
+            self.proj_coch = nn.Linear(n_coch, d, bias=False)  # one bias for the sum
+        elif local_encoder == "cnn":
+            self.proj_mel = LocalCNN(n_mel, d, cnn_channels)
+            self.proj_coch = LocalCNN(n_coch, d, cnn_channels, bias=False)
+        else:
+            raise ValueError(f"local_encoder must be 'linear' or 'cnn', got {local_encoder!r}")
         self.local = BandSelfAttention(d, heads, local_radius)
         self.wide = BandSelfAttention(d, heads, wide_radius)
         self.ln1 = nn.LayerNorm(d)

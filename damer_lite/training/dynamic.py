@@ -235,7 +235,8 @@ def build_dynamic_model(kind: str, cfg: DynamicConfig, n_mel: int, n_coch: int, 
         return DualScaleDMER(n_mel, n_coch, d=cfg.d, heads=cfg.heads,
                              local_radius=radius_steps(cfg.local_radius_s, token_s),
                              wide_radius=radius_steps(cfg.wide_radius_s, token_s),
-                             lstm_hidden=cfg.lstm_hidden, ffn_mult=cfg.ffn_mult, dropout=cfg.dropout)
+                             lstm_hidden=cfg.lstm_hidden, ffn_mult=cfg.ffn_mult, dropout=cfg.dropout,
+                             local_encoder=cfg.local_encoder, cnn_channels=cfg.cnn_channels)
     if kind == "damer_step":
         return StepHead(n_mel, n_coch, n_steps, d=cfg.d, heads=cfg.heads, layers=cfg.layers,
                         ffn_mult=cfg.ffn_mult, dropout=cfg.dropout)
