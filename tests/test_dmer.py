@@ -347,6 +347,13 @@ def test_experiment_tables_predictions_and_resume(tiny_store, tmp_path, capsys):
         g = per_seed[(per_seed["model"] == model) & (per_seed["dim"] == "mean")]
         s = summary[(summary["model"] == model) & (summary["dim"] == "mean")].iloc[0]
         assert s["ccc_mean"] == pytest.approx(g["ccc"].mean()) and s["ccc_sd"] == pytest.approx(g["ccc"].std(ddof=1))
+    # paired over seeds against dual_scale, from the per-seed rows
+    pairs = pd.read_csv(res / "tables" / "dynamic_synthmemo_paired.csv")
+    assert set(pairs["model"]) == {"damer_step", "ridge"} and set(pairs["n_seeds"]) == {2}
+    r = pairs[(pairs["model"] == "ridge") & (pairs["dim"] == "arousal") & (pairs["metric"] == "ccc")].iloc[0]
+    d = (per_seed[(per_seed["model"] == "ridge") & (per_seed["dim"] == "arousal")].set_index("seed")["ccc"]
+         - per_seed[(per_seed["model"] == "dual_scale") & (per_seed["dim"] == "arousal")].set_index("seed")["ccc"])
+    assert r["mean_diff"] == pytest.approx(d.mean()) and r["ci95_low"] < r["mean_diff"] < r["ci95_high"]
     # the splits are by track and differ between seeds; all three models share each seed's split
     tests = {m: {s: set(exp.read_predictions(exp.run_dir(res, "synthmemo", m, s) / exp.PREDICTIONS)["track_id"])
                  for s in (0, 1)} for m in exp.MODELS}

@@ -20,7 +20,9 @@ run.json last, so a folder without run.json is incomplete and is redone; a compl
     config.json, history.json, model.pt, standardiser.npz   neural models (weights not committed)
 
 The tables (RESULTS/tables/): `dynamic_{dataset}` (per model and dimension, mean ± sd over seeds of each
-metric) and `dynamic_{dataset}_seeds` (one row per model, seed and dimension). `metrics_from_predictions`
+metric), `dynamic_{dataset}_seeds` (one row per model, seed and dimension) and `dynamic_{dataset}_paired`
+(each baseline minus dual_scale, paired over seeds on the same split: mean, 95 % t interval, minimum
+detectable difference at 80 % power, paired t test p; `experiments.ablation.paired_stats`). `metrics_from_predictions`
 recomputes a run's metrics from its predictions file. A run that fails is recorded (stderr and the seeds
 table's `error` column) and the others go on.
 """
@@ -153,6 +155,7 @@ def run_dynamic(store_dir, dataset: str, results, profile: str = "quick", seeds=
     summary = summarise(per_seed)
     out = Path(results)
     save_table(per_seed, f"dynamic_{dataset}_seeds", out)
+    save_table(paired(per_seed), f"dynamic_{dataset}_paired", out)
     save_table(summary, f"dynamic_{dataset}", out)
     if failures:
         print(f"damer-lite dynamic: {len(failures)} of {len(jobs)} runs failed: "
@@ -191,4 +194,28 @@ def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
         if "n_test" in g:
             r["n_test_songs"] = int(g["n_test"].iloc[0])
         rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def paired(per_seed: pd.DataFrame, reference: str = "dual_scale") -> pd.DataFrame:
+    """Each other model minus `reference`, paired by seed (the same split and test songs), per dimension and
+    metric: n seeds, mean difference, sd, 95 % t interval, minimum detectable difference (80 % power, two-sided
+    paired t test at 0.05) and the t test's p. For RMSE a negative difference means the model is better."""
+    from damer_lite.experiments.ablation import paired_stats
+
+    ok = per_seed[per_seed["error"].fillna("") == ""] if "error" in per_seed else per_seed
+    rows = []
+    ref = ok[ok["model"] == reference]
+    for model in [m for m in pd.unique(ok["model"]) if m != reference]:
+        other = ok[ok["model"] == model]
+        for dim in pd.unique(ok["dim"]):
+            a = ref[ref["dim"] == dim].set_index("seed")
+            b = other[other["dim"] == dim].set_index("seed")
+            common = a.index.intersection(b.index)
+            for k in DYNAMIC_METRICS:
+                d = (b.loc[common, k] - a.loc[common, k]).to_numpy(dtype=float)
+                st = paired_stats(d)
+                rows.append({"model": model, "minus": reference, "dim": dim, "metric": k, "n_seeds": len(d),
+                             "mean_diff": st["mean"], "sd_diff": st["sd"], "ci95_low": st["ci_low"],
+                             "ci95_high": st["ci_high"], "mdd80": st["mdd"], "t_test_p": st["t_p"]})
     return pd.DataFrame(rows)
