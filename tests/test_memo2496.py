@@ -104,3 +104,17 @@ def test_annotator_labels_long_form(tiny):
 def test_unknown_dataset_name():
     with pytest.raises(ValueError, match="unknown dataset"):
         load_manifest("nope", ".")
+
+
+def test_annotator_curves_of_unequal_length_are_padded_not_cut(tiny, capsys):
+    import json
+
+    path = tiny / "Label_pseudonymous.json"
+    entries = json.loads(path.read_text())
+    entries[0]["A"] = entries[0]["A"][:-3]  # three seconds of arousal missing at the end
+    path.write_text(json.dumps(entries))
+    long = memo2496.annotator_labels(tiny)
+    one = long[(long["song_id"] == str(entries[0]["MID"])) & (long["annotator_id"] == str(entries[0]["AnnotatorID"]))]
+    assert len(one) == len(entries[0]["V"])  # every valence second kept
+    assert one["arousal"].isna().sum() == 3 and one["valence"].notna().all()
+    assert "1 rating entries have V and A curves of different lengths" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -205,14 +206,27 @@ def dynamic_labels(root, track_id) -> pd.DataFrame:
 
 
 def annotator_labels(root) -> pd.DataFrame:
-    """Per-annotator ratings in long form: song_id, annotator_id, time_s, valence, arousal."""
+    """Per-annotator ratings in long form: song_id, annotator_id, time_s, valence, arousal.
+
+    An entry whose V and A curves differ in length keeps every second of the longer one, the shorter
+    padded with NaN (nothing is cut), and the number of such entries is reported on stderr."""
     path = _need(Path(root) / "Label_pseudonymous.json", "Label_pseudonymous.json")
     entries = json.loads(path.read_text())
     rows = []
+    uneven = []
     for i, e in enumerate(entries):
         missing = [k for k in ("MID", "AnnotatorID", "V", "A") if k not in e]
         if missing:
             raise LayoutError(f"{path}: entry {i} lacks key(s) {missing}")
-        for s, (v, a) in enumerate(zip(e["V"], e["A"], strict=False)):
+        v_curve, a_curve = list(e["V"]), list(e["A"])
+        if len(v_curve) != len(a_curve):
+            uneven.append(f"{e['MID']}/{e['AnnotatorID']} (V {len(v_curve)}, A {len(a_curve)})")
+        n = max(len(v_curve), len(a_curve))
+        v_curve += [float("nan")] * (n - len(v_curve))
+        a_curve += [float("nan")] * (n - len(a_curve))
+        for s, (v, a) in enumerate(zip(v_curve, a_curve, strict=True)):
             rows.append((str(e["MID"]), str(e["AnnotatorID"]), float(s), v, a))
+    if uneven:
+        print(f"{path}: {len(uneven)} rating entries have V and A curves of different lengths (the shorter is "
+              f"padded with NaN), e.g. {', '.join(uneven[:3])}", file=sys.stderr)
     return pd.DataFrame(rows, columns=["song_id", "annotator_id", "time_s", "valence", "arousal"])
