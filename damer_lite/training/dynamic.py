@@ -278,6 +278,36 @@ def random_crop(mel: torch.Tensor, coch: torch.Tensor, curves: torch.Tensor, cro
 
 
 # ---------------------------------------------------------------- the neural run
+def fit(net: torch.nn.Module, xm: torch.Tensor, xc: torch.Tensor, yt: torch.Tensor, cfg: DynamicConfig,
+        gen: torch.Generator, crop: int = 0, device=None, amp=None) -> list[dict]:
+    """Train `net` in place: cfg.epochs of Adam (lr, weight_decay) on the masked loss, shuffled mini-batches
+    of cfg.batch_size drawn from `gen`, optional random crops of `crop` tokens, gradient clipping.
+    xm (n, N_mel, T), xc (n, N_coch, T) standardised features, yt (n, T, 2) targets (NaN masked), all on the
+    CPU. Returns the per-epoch history (loss_total, loss_ccc, loss_pcc, loss_rmse, epoch, seconds)."""
+    dev = resolve_device(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history = []
+    for epoch in range(1, cfg.epochs + 1):
+        net.train()
+        t0 = time.perf_counter()
+        sums = {"loss": [], "ccc": [], "pcc": [], "rmse": []}
+        for idx in torch.randperm(len(yt), generator=gen).split(cfg.batch_size):
+            bm, bc, by = random_crop(xm[idx], xc[idx], yt[idx], crop, gen)
+            with autocast(dev, amp):
+                pred = net(bm.to(dev), bc.to(dev))["va"]  # (B, T or crop, 2)
+            parts = dynamic_loss(pred, by.to(dev), cfg.w_ccc, cfg.w_pcc, cfg.w_rmse)
+            opt.zero_grad(set_to_none=True)
+            parts["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+            opt.step()
+            for k, v in parts.items():
+                sums[k].append(v.detach())
+        row = {f"loss_{k}" if k != "loss" else "loss_total": float(torch.stack(v).mean()) for k, v in sums.items()}
+        row.update(epoch=epoch, seconds=time.perf_counter() - t0)
+        history.append(row)
+    return history
+
+
 def train_dynamic_run(mel, coch, curves, split: dict, cfg: DynamicConfig, seed: int = 0,
                       model: str = "dual_scale", token_s: float = 0.5, device=None, track_ids=None,
                       test_guard: bool = True) -> dict:
@@ -319,28 +349,8 @@ def _run(mel, coch, curves, split, cfg, seed, kind, token_s, dev, amp, test_guar
     yt = torch.from_numpy(curves[tr])
     test = SealedSplit(mel, coch, curves, split["test"], sealed=test_guard)
     net = build_dynamic_model(kind, cfg, mel.shape[1], coch.shape[1], mel.shape[2], token_s).to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    gen = torch.Generator().manual_seed(seed)
     crop = crop_steps(cfg, kind, token_s, mel.shape[2])
-    history = []
-    for epoch in range(1, cfg.epochs + 1):
-        net.train()
-        t0 = time.perf_counter()
-        sums = {"loss": [], "ccc": [], "pcc": [], "rmse": []}
-        for idx in torch.randperm(len(tr), generator=gen).split(cfg.batch_size):
-            bm, bc, by = random_crop(xm[idx], xc[idx], yt[idx], crop, gen)
-            with autocast(dev, amp):
-                pred = net(bm.to(dev), bc.to(dev))["va"]  # (B, T or crop, 2)
-            parts = dynamic_loss(pred, by.to(dev), cfg.w_ccc, cfg.w_pcc, cfg.w_rmse)
-            opt.zero_grad(set_to_none=True)
-            parts["loss"].backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-            opt.step()
-            for k, v in parts.items():
-                sums[k].append(v.detach())
-        row = {f"loss_{k}" if k != "loss" else "loss_total": float(torch.stack(v).mean()) for k, v in sums.items()}
-        row.update(epoch=epoch, seconds=time.perf_counter() - t0)
-        history.append(row)
+    history = fit(net, xm, xc, yt, cfg, torch.Generator().manual_seed(seed), crop, dev, amp)
 
     # ---- training has finished: the one look at the test split
     test.unseal()
