@@ -362,7 +362,7 @@ def test_experiment_tables_predictions_and_resume(tiny_store, tmp_path, capsys):
     # resume: finished runs are reused (same bytes); a run without run.json is redone
     before = (exp.run_dir(res, "synthmemo", "dual_scale", 0) / "metrics.json").stat().st_mtime_ns
     (exp.run_dir(res, "synthmemo", "damer_step", 1) / "run.json").unlink()
-    summary2, _ = exp.run_dynamic(tiny_store, "synthmemo", res, "smoke", [0, 1], progress=False)
+    summary2 = exp.run_dynamic(tiny_store, "synthmemo", res, "smoke", [0, 1], progress=False)["dynamic_synthmemo"]
     assert (exp.run_dir(res, "synthmemo", "dual_scale", 0) / "metrics.json").stat().st_mtime_ns == before
     assert (exp.run_dir(res, "synthmemo", "damer_step", 1) / "run.json").is_file()
     pd.testing.assert_frame_equal(summary2.reset_index(drop=True), summary, check_dtype=False)
@@ -377,7 +377,8 @@ def test_experiment_records_a_failed_run_and_goes_on(tiny_store, tmp_path, monke
         raise RuntimeError("solver exploded")
 
     monkeypatch.setattr(dyn, "ridge_baseline", broken)
-    summary, per_seed = exp.run_dynamic(tiny_store, "synthmemo", tmp_path, "smoke", [0], progress=False)
+    tables = exp.run_dynamic(tiny_store, "synthmemo", tmp_path, "smoke", [0], progress=False)
+    summary, per_seed = tables["dynamic_synthmemo"], tables["dynamic_synthmemo_seeds"]
     err = capsys.readouterr().err
     assert "ridge seed 0 failed: RuntimeError: solver exploded" in err and "1 of 3 runs failed" in err
     failed = per_seed[per_seed["model"] == "ridge"]

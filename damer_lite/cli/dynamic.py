@@ -55,17 +55,22 @@ def _overrides(items: list[str]) -> dict:
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from damer_lite.experiments.dynamic import run_dynamic
+    from damer_lite.report import save_table
 
     try:
         overrides = _overrides(args.overrides)
-        summary, per_seed = run_dynamic(args.store, args.dataset, args.results, args.profile, args.seeds,
-                                        args.models, args.test_size, args.device, overrides,
-                                        progress=not args.no_progress)
+        tables = run_dynamic(args.store, args.dataset, args.results, args.profile, args.seeds, args.models,
+                             args.test_size, args.device, overrides, progress=not args.no_progress)
     except (ValueError, FileNotFoundError) as err:
         print(f"damer-lite dynamic: {err}", file=sys.stderr)
         return 2
-    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for name, frame in tables.items():
+        save_table(frame, name, Path(args.results))
+    print(tables[f"dynamic_{args.dataset}"].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    per_seed = tables[f"dynamic_{args.dataset}_seeds"]
     failed = int((per_seed["error"].fillna("") != "").sum()) if "error" in per_seed else 0
     return 1 if failed else 0
 

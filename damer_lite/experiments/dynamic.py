@@ -100,10 +100,9 @@ def _complete(folder: Path, want: dict) -> dict | None:
 
 def run_dynamic(store_dir, dataset: str, results, profile: str = "quick", seeds=(0, 1, 2),
                 models=MODELS, test_size: float = 0.3, device=None, overrides: dict | None = None,
-                progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train and score every (seed, model); write the run folders and the two tables; return (summary, seeds)."""
-    from damer_lite.report import save_table
-
+                progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Train and score every (seed, model); write the run folders under `results`; return the tables
+    {name: frame} (`tables(dataset, ...)` names them; `damer-lite dynamic` writes them to results/tables)."""
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise ValueError(f"unknown dynamic model(s) {unknown} (known: {', '.join(MODELS)})")
@@ -152,15 +151,11 @@ def run_dynamic(store_dir, dataset: str, results, profile: str = "quick", seeds=
     if bar is not None:
         bar.close()
     per_seed = pd.DataFrame(rows)
-    summary = summarise(per_seed)
-    out = Path(results)
-    save_table(per_seed, f"dynamic_{dataset}_seeds", out)
-    save_table(paired(per_seed), f"dynamic_{dataset}_paired", out)
-    save_table(summary, f"dynamic_{dataset}", out)
     if failures:
         print(f"damer-lite dynamic: {len(failures)} of {len(jobs)} runs failed: "
               + "; ".join(f"{m} seed {s}: {e}" for m, s, e in failures), file=sys.stderr)
-    return summary, per_seed
+    return {f"dynamic_{dataset}": summarise(per_seed), f"dynamic_{dataset}_seeds": per_seed,
+            f"dynamic_{dataset}_paired": paired(per_seed)}
 
 
 def _train_one(mel, coch, curves, table, split, cfg, seed, model, token_s, device, folder, info) -> dict:
