@@ -516,7 +516,7 @@ def summarise(df: pd.DataFrame) -> dict:
     by_file = good.groupby(df["path"], sort=False).any()
     failed = [(Path(p).name, str(df.loc[df["path"] == p, "error"].iloc[0])) for p, g in by_file.items() if not g]
     in_ok = df["path"].map(by_file).astype(bool)
-    windows = df[in_ok].groupby(["path", "window"], sort=False)["error"].agg(lambda e: (e.fillna("") == "").all())
+    windows = good[in_ok].groupby([df["path"][in_ok], df["window"][in_ok]], sort=False).all().astype(bool)
     return {"n_files": int(len(by_file)), "n_ok": int(by_file.sum()), "n_failed": int((~by_file).sum()),
             "n_steps": int(good.sum()), "n_windows": int(windows.sum()), "n_window_errors": int((~windows).sum()),
             "failed": failed}
