@@ -52,6 +52,8 @@ next: damer-lite predict (with checkpoints exported by the pipeline) or damer-li
   damer-lite predict my_music/ --out preds.csv --plot va.png
   damer-lite predict song.mp3 --window 10 --hop 5 --plot timeline.png
   damer-lite predict a.flac --arousal ckpt_arousal.pt --valence ckpt_valence.pt
+  damer-lite predict song.mp3 --dynamic --out curves.csv --plot curves.png     # valence/arousal per step
+  damer-lite predict my_music/ --dynamic --dynamic-checkpoint synthmemo_dynamic.pt --max-duration 300
 
 Exit status: 0 when at least one file was predicted, 1 when none could be, 2 for a bad checkpoint or
 arguments. See docs/predict.md.""",

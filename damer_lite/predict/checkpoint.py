@@ -181,7 +181,6 @@ def export(run_dir, store_dir, out, card_extra: dict | None = None) -> Path:
     """
     from damer_lite import __version__
     from damer_lite.config import Config
-    from damer_lite.features import store as fstore
     from damer_lite.model.damer import DAMER
 
     run_dir, out = Path(run_dir), Path(out)
@@ -209,16 +208,7 @@ def export(run_dir, store_dir, out, card_extra: dict | None = None) -> Path:
         if not (run_dir / name).is_file():
             raise CheckpointError(f"{run_dir}: no {name} (only DAMER runs written by train_run can be exported)")
 
-    try:
-        st = fstore.load(store_dir)
-    except (FileNotFoundError, OSError, ValueError, KeyError) as e:
-        raise CheckpointError(f"feature store {store_dir}: {e}") from None
-    fcfg = st["config"]
-    if fcfg.n_tokens is None:
-        raise CheckpointError(f"feature store {store_dir}: n_tokens=None (variable length) cannot be exported")
-    if info.get("feature_store") and info["feature_store"] != Path(st["dir"]).name:
-        raise CheckpointError(f"{run_dir} was trained on feature store {info['feature_store']}, "
-                              f"not {Path(st['dir']).name}")
+    st, fcfg = _store_config(store_dir, run_dir, info)
     shape = (fcfg.n_mels, fcfg.n_coch, fcfg.n_tokens)
 
     from damer_lite.training.data import Standardiser
@@ -281,6 +271,29 @@ def export(run_dir, store_dir, out, card_extra: dict | None = None) -> Path:
     }
     if isinstance(cal, dict):
         blob["calibration"] = {"temperature": float(cal["temperature"]), "head": str(cal.get("head", "fuse"))}
+    return _save_atomic(blob, out)
+
+
+def _store_config(store_dir, run_dir: Path, info: dict):
+    """(loaded store, its FeatureConfig) of the store a run was trained on; CheckpointError when it cannot be
+    read, has no fixed T, or is not the store named in the run's run.json."""
+    from damer_lite.features import store as fstore
+
+    try:
+        st = fstore.load(store_dir)
+    except (FileNotFoundError, OSError, ValueError, KeyError) as e:
+        raise CheckpointError(f"feature store {store_dir}: {e}") from None
+    fcfg = st["config"]
+    if fcfg.n_tokens is None:
+        raise CheckpointError(f"feature store {store_dir}: n_tokens=None (variable length) cannot be exported")
+    if info.get("feature_store") and info["feature_store"] != Path(st["dir"]).name:
+        raise CheckpointError(f"{run_dir} was trained on feature store {info['feature_store']}, "
+                              f"not {Path(st['dir']).name}")
+    return st, fcfg
+
+
+def _save_atomic(blob: dict, out: Path) -> Path:
+    """torch.save to a temporary file beside `out`, then rename: a reader never sees a half-written file."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     try:
@@ -365,16 +378,9 @@ def _need(blob: dict, key: str, kind, where: str):
     return v
 
 
-def load(path, feature_config=None, device: str | torch.device = "cpu") -> Checkpoint:
-    """Load a checkpoint written by `export` (torch.load with weights_only=True) and rebuild its model.
-
-    feature_config: a FeatureConfig (or its hash string) the caller's extractor will use; the checkpoint is
-    refused when its feature settings differ. Raises CheckpointError with the reason.
-    """
-    from damer_lite.config import Config
-    from damer_lite.features.config import FeatureConfig
-    from damer_lite.model.damer import DAMER
-
+def _open(path, fmt: str = FORMAT, version_max: int = FORMAT_VERSION) -> tuple[dict, str]:
+    """(blob, where) of a checkpoint file of format `fmt`: torch.load(weights_only=True), then the format and
+    version checks. CheckpointError names the file and the reason."""
     path = Path(path)
     where = str(path)
     if not path.is_file():
@@ -385,19 +391,22 @@ def load(path, feature_config=None, device: str | torch.device = "cpu") -> Check
         lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()] or [type(e).__name__]
         msg = next((ln for ln in lines if ln.startswith("WeightsUnpickler error")), lines[0])
         raise CheckpointError(f"{where}: not a loadable damer-lite checkpoint ({msg})") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise CheckpointError(f"{where}: not a damer-lite checkpoint (no format='{FORMAT}' field)")
+    found = blob.get("format") if isinstance(blob, dict) else None
+    if found != fmt:
+        other = (f"; it is a {found!r} file" if isinstance(found, str) and found.startswith("damer-lite") else "")
+        raise CheckpointError(f"{where}: not a damer-lite checkpoint of the expected kind (no format='{fmt}' "
+                              f"field{other})")
     version = blob.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int) or version > version_max or version < 1:
         raise CheckpointError(f"{where}: checkpoint format version {version!r} is not supported "
-                              f"(this damer-lite reads versions 1..{FORMAT_VERSION})")
+                              f"(this damer-lite reads versions 1..{version_max})")
+    return blob, where
 
-    card = _need(blob, "card", dict, where)
-    for key in ("dataset", "target"):
-        if not isinstance(card.get(key), str):
-            raise CheckpointError(f"{where}: model card lacks '{key}'")
-    if card["target"] not in TARGETS:
-        raise CheckpointError(f"{where}: model card target {card['target']!r} is not one of {TARGETS}")
+
+def _feature_config(blob: dict, where: str, feature_config=None):
+    """The checkpoint's FeatureConfig, after checking its stored hash (and `feature_config`, a FeatureConfig
+    or hash string the caller's extractor uses) and that it fixes T."""
+    from damer_lite.features.config import FeatureConfig
 
     fdict = _need(blob, "feature_config", dict, where)
     fhash = _need(blob, "feature_config_hash", str, where)
@@ -417,12 +426,19 @@ def load(path, feature_config=None, device: str | torch.device = "cpu") -> Check
                                   "predictions would be meaningless")
     if fcfg.n_tokens is None:
         raise CheckpointError(f"{where}: feature settings have n_tokens=None; a checkpoint needs a fixed T")
+    return fcfg
 
+
+def _input_shape(blob: dict, where: str, fcfg) -> tuple[int, int, int]:
     shape = _need(blob, "input_shape", (list, tuple), where)
     expect = [fcfg.n_mels, fcfg.n_coch, fcfg.n_tokens]
     if list(shape) != expect:
         raise CheckpointError(f"{where}: input shape {list(shape)} does not match its feature settings {expect}")
+    return tuple(int(s) for s in shape)
 
+
+def _stats(blob: dict, where: str, shape) -> dict[str, np.ndarray]:
+    """The standardiser statistics as float64 (n_bins,) arrays, checked against the input shape."""
     std = _need(blob, "standardiser", dict, where)
     stats = {}
     for k in _STD_KEYS:
@@ -431,23 +447,60 @@ def load(path, feature_config=None, device: str | torch.device = "cpu") -> Check
             raise CheckpointError(f"{where}: feature statistics '{k}' missing")
         stats[k] = v.detach().cpu().to(torch.float64).numpy().reshape(-1)
     _check_stats(stats, shape, where)
+    return stats
 
-    cdict = _need(blob, "config", dict, where)
-    try:
-        cfg = Config.from_dict(cdict)
-    except (ValueError, TypeError, KeyError) as e:
-        raise CheckpointError(f"{where}: model config invalid: {e}") from None
+
+def _state_dict(blob: dict, where: str) -> dict[str, torch.Tensor]:
     state = _need(blob, "state_dict", dict, where)
     if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{where}: state_dict is empty or holds non-tensors")
+    return state
+
+
+def _fill(model: torch.nn.Module, state: dict, where: str) -> torch.nn.Module:
+    """load_state_dict, then refuse NaN/inf weights; CheckpointError when they do not fit."""
     try:
-        model = DAMER(cfg, *shape)
         model.load_state_dict(state)
     except Exception as e:
         msg = str(e).strip().splitlines()[0]
         raise CheckpointError(f"{where}: weights do not fit the model described by its config ({msg})") from None
     if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
         raise CheckpointError(f"{where}: weights hold NaN/inf values")
+    return model
+
+
+def load(path, feature_config=None, device: str | torch.device = "cpu") -> Checkpoint:
+    """Load a checkpoint written by `export` (torch.load with weights_only=True) and rebuild its model.
+
+    feature_config: a FeatureConfig (or its hash string) the caller's extractor will use; the checkpoint is
+    refused when its feature settings differ. Raises CheckpointError with the reason.
+    """
+    from damer_lite.config import Config
+    from damer_lite.model.damer import DAMER
+
+    blob, where = _open(path)
+    card = _need(blob, "card", dict, where)
+    for key in ("dataset", "target"):
+        if not isinstance(card.get(key), str):
+            raise CheckpointError(f"{where}: model card lacks '{key}'")
+    if card["target"] not in TARGETS:
+        raise CheckpointError(f"{where}: model card target {card['target']!r} is not one of {TARGETS}")
+
+    fcfg = _feature_config(blob, where, feature_config)
+    shape = _input_shape(blob, where, fcfg)
+    stats = _stats(blob, where, shape)
+
+    cdict = _need(blob, "config", dict, where)
+    try:
+        cfg = Config.from_dict(cdict)
+    except (ValueError, TypeError, KeyError) as e:
+        raise CheckpointError(f"{where}: model config invalid: {e}") from None
+    state = _state_dict(blob, where)
+    try:
+        model = DAMER(cfg, *shape)
+    except Exception as e:
+        raise CheckpointError(f"{where}: weights do not fit the model described by its config ({e})") from None
+    model = _fill(model, state, where)
     temperature = 1.0
     if "calibration" in blob:
         cal = _need(blob, "calibration", dict, where)
@@ -457,7 +510,7 @@ def load(path, feature_config=None, device: str | torch.device = "cpu") -> Check
         temperature = float(t)
     model = model.to(device).eval()
     return Checkpoint(model=model, card=card, config=cfg, feature_config=fcfg, stats=stats,
-                      input_shape=tuple(int(s) for s in shape), path=path, temperature=temperature)
+                      input_shape=shape, path=Path(path), temperature=temperature)
 
 
 # ------------------------------------------------------------------------------------------------ command
