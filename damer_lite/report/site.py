@@ -249,7 +249,11 @@ class Stage:
         if path.with_suffix(".csv").is_file():
             facts.append(f"[{path.stem}.csv]({path.stem}.csv) (the same numbers, for a program to read).")
         head += [" ".join(f for f in facts if f), ""]
-        return "\n".join(head) + "\n" + self.rewrite(path.read_text(encoding="utf-8"), path, staged)
+        body = self.rewrite(path.read_text(encoding="utf-8"), path, staged)
+        figure = self.results / "figures" / f"{path.stem}.png"  # a figure of the same name shows the same numbers
+        if _key(figure) in self.assets:
+            body += f"\n\n![{path.stem}](../{self.assets[_key(figure)]})\n"
+        return "\n".join(head) + "\n" + body
 
 
 def _key(p: Path) -> str:
