@@ -202,11 +202,12 @@ class Stage:
 
     def _index(self, readme: Path) -> str:
         text = self.rewrite(readme.read_text(encoding="utf-8"), readme, "index.md")
+        beside = (" (the paper's quoted numbers [beside ours](tables/paper_vs_ours.md))"
+                  if "tables/paper_vs_ours.md" in self.tables else "")
         note = ("```{admonition} This site\n"
                 "The offline companion of this repository, built by `make site` from the committed results: "
-                "the executed notebooks with their stored outputs, every results table (the paper's quoted "
-                "numbers [beside ours](tables/paper_vs_ours.md)), the results index and the docs. Nothing "
-                "on it loads from the network.\n```\n")
+                f"the executed notebooks with their stored outputs, every results table{beside}, the results "
+                "index and the docs. Nothing on it loads from the network.\n```\n")
         lines = text.splitlines(keepends=True)
         at = next((i + 1 for i, line in enumerate(lines) if line.startswith("# ")), 0)
         lines.insert(at, "\n" + note)
