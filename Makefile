@@ -10,17 +10,34 @@ CORES ?= all
 PROFILE ?= quick
 
 VERIFY_DIR ?= verify
+# the results folder the site shows: results/ for quick, results_<profile>/ for the others (as the Snakefile)
+RESULTS_DIR ?= $(if $(filter quick,$(PROFILE)),results,results_$(PROFILE))
+KATEX := node_modules/katex/dist/katex.min.js
 
-.PHONY: install test results lint verify
+.PHONY: install test results lint verify site site-deps katex-if-npm
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed katex-if-npm
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,site]"
 	touch $@
+
+# KaTeX for the site's equations, pinned in package-lock.json and vendored into node_modules/ (npm registry).
+# `make install` fetches it where npm exists; `make site` and `make results` need it.
+site-deps: $(KATEX)
+
+$(KATEX): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm (Node.js) is needed to vendor KaTeX for the site:" \
+		"apt-get install nodejs npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+katex-if-npm:
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory site-deps; \
+	else echo "make install: no npm here, so no KaTeX: make site will not build (apt-get install nodejs npm)" >&2; fi
 
 test: install
 	$(PY) -m pytest -q
@@ -28,9 +45,17 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-results: install
+results: install site-deps
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --profile profiles/local --cores $(CORES) \
 		--config profile=$(PROFILE)
+	$(MAKE) --no-print-directory site
+
+# The offline companion site from what results/ holds now (no notebook is executed): RESULTS_DIR/site/, then
+# every page opened in headless Chromium, with a screenshot of the index (skipped where Chromium is absent).
+site: install site-deps
+	$(PY) -m damer_lite.report.site build --results $(RESULTS_DIR) --out $(RESULTS_DIR)/site
+	$(PY) -m damer_lite.report.site check $(RESULTS_DIR)/site --screenshot $(RESULTS_DIR)/site/screenshot.png \
+		--if-browser
 
 # Regenerate every result from scratch (fresh SynthMemo and features too) into $(VERIFY_DIR)/, then compare
 # every number of its tables with the committed results/tables (tolerance: one test track; see
