@@ -30,6 +30,10 @@ $(VENV)/.installed: pyproject.toml
 site-deps: $(KATEX)
 
 $(KATEX): package.json package-lock.json
+	@command -v npm >/dev/null || { [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null && \
+		echo "make: installing nodejs and npm (apt-get) to vendor KaTeX for the site" && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }; } || true
 	@command -v npm >/dev/null || { echo "make: npm (Node.js) is needed to vendor KaTeX for the site:" \
 		"apt-get install nodejs npm" >&2; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
@@ -45,10 +49,14 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-results: install site-deps
+# the pipeline, then the site; without npm/KaTeX (and no way to install them) the results stand and the site
+# step says why it was skipped
+results: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --profile profiles/local --cores $(CORES) \
 		--config profile=$(PROFILE)
-	$(MAKE) --no-print-directory site
+	@if $(MAKE) --no-print-directory site-deps; then $(MAKE) --no-print-directory site; \
+	else echo "make results: results are complete; the companion site was NOT built (needs npm for KaTeX:" \
+		"apt-get install nodejs npm, then make site)" >&2; fi
 
 # The offline companion site from what results/ holds now (no notebook is executed): RESULTS_DIR/site/, then
 # every page opened in headless Chromium, with a screenshot of the index (skipped where Chromium is absent).
