@@ -85,6 +85,12 @@ def build(results: Path, profile: str, datasets: list[str]) -> str:
         "same test split, trained without a validation share on which the temperature is fitted).",
         "",
     ]
+    n_dyn = sum(1 for _ in (results / "runs_dynamic").rglob("run.json")) if (results / "runs_dynamic").exists() else 0
+    if n_dyn:
+        lines += [f"Dynamic MER (per-step valence/arousal, docs/dmer.md): {n_dyn} run folders under "
+                  "`runs_dynamic/<dataset>/<model>/seed<k>/` (`damer-lite dynamic`), each with `run.json`, "
+                  "`metrics.json` and `predictions.csv.gz` (every test song's annotated and predicted curve, "
+                  "from which the `dynamic_*` tables can be recomputed).", ""]
     for kind, exts in (("tables", (".md", ".csv")), ("figures", (".png", ".pdf"))):
         folder = results / kind
         stems = sorted({p.stem for p in folder.glob("*") if p.suffix in exts}) if folder.exists() else []
@@ -96,8 +102,9 @@ def build(results: Path, profile: str, datasets: list[str]) -> str:
         lines.append("")
     cks = sorted((results / "checkpoints").glob("*.pt")) if (results / "checkpoints").exists() else []
     if cks:
-        lines += ["## Checkpoints", "", "Full DAMER of the showcase seed per (dataset, target), for "
-                  "`damer-lite predict` (see docs/predict.md):", ""]
+        lines += ["## Checkpoints", "", "`{dataset}_{target}.pt`: full DAMER of the showcase seed per (dataset, "
+                  "target), for `damer-lite predict`; `{dataset}_dynamic.pt`: the dual-scale dynamic model of the "
+                  "showcase seed, for `damer-lite predict --dynamic` (see docs/predict.md):", ""]
         lines += [f"- [{p.name}](checkpoints/{p.name})" for p in cks]
         lines.append("")
     nbs = sorted((results / "notebooks").glob("*.ipynb")) if (results / "notebooks").exists() else []

@@ -150,6 +150,7 @@ rule results_index:
     input:
         NOTEBOOKS,
         DYNAMIC_TABLES,
+        DYNAMIC_CHECKPOINTS,
     output:
         f"{RESULTS}/README.md",
     log:

@@ -246,3 +246,25 @@ rule checkpoint:
     shell:
         "python -m damer_lite.predict.checkpoint export --runs {params.runs} --store {params.store} "
         "--dataset {wildcards.dataset} --target {wildcards.target} --seed {params.seed} --out {output} > {log} 2>&1"
+
+
+rule dynamic_checkpoint:
+    # the dynamic checkpoint for `damer-lite predict --dynamic`: the dual_scale run of the showcase seed (fixed in
+    # advance, not chosen by its test score), exported with its feature settings and model card
+    input:
+        run=f"{RESULTS}/runs_dynamic/{{dataset}}/dual_scale/seed{SHOW}/run.json",
+        store=lambda w: store_index(w.dataset),
+    output:
+        f"{RESULTS}/checkpoints/{{dataset}}_dynamic.pt",
+    log:
+        f"{RESULTS}/logs/dynamic_checkpoint_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        run=lambda w, input: Path(input.run).parent,
+        store=lambda w, input: Path(input.store).parent,
+    wildcard_constraints:
+        dataset=r"[^_/]+",
+    shell:
+        "python -m damer_lite.predict.dynamic export --run {params.run} --store {params.store} --out {output} "
+        "> {log} 2>&1"
