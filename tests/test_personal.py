@@ -1,0 +1,167 @@
+"""Personalised dynamic MER (training.personal, experiments.personal): tasks by annotator, adaptation,
+first-order MAML, the SynthMemo oracle and the k-shot experiment, on a tiny SynthMemo store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from damer_lite.config import MetaConfig, dynamic_profile, meta_profile
+from damer_lite.datasets import synth
+from damer_lite.experiments import personal as exp
+from damer_lite.experiments import runs
+from damer_lite.training import dynamic as dyn
+from damer_lite.training import personal as pers
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    base = tmp_path_factory.mktemp("personal")
+    synth.generate(base / "synth", n_tracks=12, duration=6.0, sr=8000, seed=7, progress=False)
+    return runs.ensure_store("synthmemo", base / "synth", base / "features", "smoke", progress=False)
+
+
+@pytest.fixture(scope="module")
+def data(store):
+    return pers.rater_data(store, min_songs=4)
+
+
+def test_rater_data_pairs_and_targets(data, store):
+    assert data.dataset == "synthmemo" and len(data.annotators) == 30
+    assert data.targets.shape == (len(data.pairs), data.mel.shape[2], 2)
+    # every SynthMemo song is rated by 20 annotators; their mean is the published averaged curve (aligned)
+    assert data.pairs.groupby("song")["annotator"].nunique().eq(20).all()
+    mean_all = data.mean_targets(data.annotators)
+    _, _, averaged, table = dyn.load_dynamic_data(store)
+    assert list(table["track_id"]) == list(data.table["track_id"])
+    ok = np.isfinite(mean_all) & np.isfinite(averaged)
+    assert ok.mean() > 0.8 and np.abs(mean_all[ok] - averaged[ok]).max() < 1e-3
+
+
+def test_split_annotators_and_tasks(data):
+    train, test = pers.split_annotators(data.annotators, seed=0, test_share=0.2)
+    assert len(test) == 6 and not set(train) & set(test) and sorted(train + test) == data.annotators
+    assert pers.split_annotators(data.annotators, 0, 0.2) == (train, test)
+    assert pers.split_annotators(data.annotators, 1, 0.2)[1] != test
+    task = pers.make_task(data, test[0], seed=0, max_shots=3)
+    songs = set(data.songs_of(test[0]))
+    assert set(task.pool) | set(task.query) == songs and not set(task.pool) & set(task.query)
+    assert (data.pairs.loc[task.query, "annotator"] == test[0]).all()
+    assert list(task.support(1)) == list(task.pool[:1]) and len(task.support(3)) == 3
+    with pytest.raises(ValueError, match="exceeds the support pool"):
+        task.support(4)
+    with pytest.raises(ValueError, match="need more than"):
+        pers.make_task(data, test[0], 0, max_shots=len(songs))
+
+
+def test_global_model_never_sees_held_out_annotators(data, monkeypatch):
+    train, test = pers.split_annotators(data.annotators, 0, 0.2)
+    seen = {}
+    real = dyn.fit
+
+    def spy(net, xm, xc, yt, *a, **k):
+        seen["targets"] = yt.numpy().copy()
+        return real(net, xm, xc, yt, *a, **k)
+
+    monkeypatch.setattr(dyn, "fit", spy)
+    pers.fit_global(data, train, dynamic_profile("smoke"), seed=0)
+    want = data.mean_targets(train)
+    want = want[np.isfinite(want).all(axis=2).any(axis=1)]
+    np.testing.assert_array_equal(seen["targets"], want)
+    # changing a held-out annotator's curves changes nothing the global model is trained on
+    changed = pers.RaterData(**{**data.__dict__, "targets": data.targets.copy()})
+    changed.targets[data.pairs["annotator"].isin(test).to_numpy()] = 0.99
+    np.testing.assert_array_equal(changed.mean_targets(train), data.mean_targets(train))
+
+
+def test_fomaml_samples_training_annotators_only(data, monkeypatch):
+    train, test = pers.split_annotators(data.annotators, 0, 0.2)
+    glob = pers.fit_global(data, train, dynamic_profile("smoke"), seed=0)
+    used = []
+    real = pers._tensors
+
+    def spy(d, std, idx, device):
+        used.extend(d.pairs.loc[np.asarray(idx, dtype=int), "annotator"])
+        return real(d, std, idx, device)
+
+    monkeypatch.setattr(pers, "_tensors", spy)
+    before = {k: v.clone() for k, v in glob.model.state_dict().items()}
+    theta, hist = pers.fomaml(glob.model, data, train, glob.standardiser, meta_profile("smoke"), seed=0)
+    assert used and set(used) <= set(train)
+    assert len(hist) == meta_profile("smoke").iterations and all(np.isfinite(h["query_loss"]) for h in hist)
+    # the global model is untouched; the meta-trained copy moved
+    assert all(torch.equal(before[k], v) for k, v in glob.model.state_dict().items())
+    assert any(not torch.equal(before[k], v) for k, v in theta.state_dict().items())
+
+
+def test_adaptation_lowers_the_support_loss_and_k0_is_the_model(data):
+    train, test = pers.split_annotators(data.annotators, 0, 0.2)
+    glob = pers.fit_global(data, train, dynamic_profile("smoke"), seed=0)
+    task = pers.make_task(data, test[0], seed=0, max_shots=3)
+    sm, sc, sy = pers._tensors(data, glob.standardiser, task.support(3), "cpu")
+
+    def support_loss(m):
+        with torch.no_grad():
+            return float(dyn.dynamic_loss(m.eval()(sm, sc)["va"], sy)["loss"])
+
+    fast = pers.adapt(glob.model, sm, sc, sy, steps=30, lr=0.05)
+    assert support_loss(fast) < support_loss(glob.model) - 1e-3
+    same = pers.adapt(glob.model, sm[:0], sc[:0], sy[:0], steps=30, lr=0.05)  # k = 0: no step
+    np.testing.assert_array_equal(pers.predict_pairs(same, data, glob.standardiser, task.query),
+                                  pers.predict_pairs(glob.model, data, glob.standardiser, task.query))
+
+
+def test_oracle_is_the_noiseless_simulated_listener(data):
+    # over a song's 20 raters the per-song readings and the noise average out: the mean of the oracle's curves
+    # follows the mean of the real (simulated) ratings token by token
+    allp = np.arange(len(data.pairs))
+    oracle = pers.oracle_predictions(data, allp)
+    songs = data.pairs["song"].to_numpy()
+    om = np.stack([np.nanmean(oracle[songs == i], axis=0) for i in np.unique(songs)])
+    ym = np.stack([np.nanmean(data.targets[songs == i], axis=0) for i in np.unique(songs)])
+    for j in range(2):
+        ok = np.isfinite(om[..., j]) & np.isfinite(ym[..., j])
+        assert np.corrcoef(om[..., j][ok], ym[..., j][ok])[0, 1] > 0.8
+        assert np.abs(om[..., j][ok] - ym[..., j][ok]).mean() < 0.15
+    # without SynthMemo's ground truth there is no oracle
+    p = int(np.flatnonzero(data.pairs["annotator"] == "A01")[0])
+    with pytest.raises(ValueError, match="synth_truth"):
+        pers.oracle_predictions(pers.RaterData(**{**data.__dict__, "root": str(data.root) + "_nope"}), [p])
+
+
+def test_k_shot_experiment_tables(data):
+    meta = meta_profile("smoke")
+    tables = exp.run_personal(None, "synthmemo", dynamic_profile("smoke"), meta, seeds=[0, 1], progress=False,
+                              data=data)
+    tasks, summary, paired = (tables[f"personal_synthmemo{s}"] for s in ("_tasks", "", "_paired"))
+    assert set(tasks["method"]) == {"global", "oracle", "finetune", "maml"}
+    assert set(tasks.loc[tasks["method"] == "finetune", "k"]) == set(meta.shots)
+    assert set(tasks.loc[tasks["method"].isin(["global", "oracle"]), "k"]) == {0}
+    # k = 0 fine-tuning is the global model, unit by unit
+    g = tasks[tasks["method"] == "global"].set_index(["seed", "annotator", "dim"])["ccc"]
+    f0 = tasks[(tasks["method"] == "finetune") & (tasks["k"] == 0)].set_index(["seed", "annotator", "dim"])["ccc"]
+    pd.testing.assert_series_equal(f0.sort_index(), g.sort_index(), check_names=False)
+    # the held-out annotators of each seed are the tasks, never a training annotator
+    for seed in (0, 1):
+        _, test = pers.split_annotators(data.annotators, seed, meta.test_annotators)
+        assert set(tasks.loc[tasks["seed"] == seed, "annotator"]) <= set(test)
+    # summary and paired rows agree with the unit rows
+    s = summary[(summary["method"] == "oracle") & (summary["dim"] == "mean")].iloc[0]
+    units = tasks[(tasks["method"] == "oracle") & (tasks["dim"] == "mean")]
+    assert s["ccc_mean"] == pytest.approx(units["ccc"].mean()) and s["n_units"] == len(units)
+    row = paired[(paired["method"] == "oracle") & (paired["dim"] == "mean") & (paired["metric"] == "ccc")].iloc[0]
+    gm = tasks[(tasks["method"] == "global") & (tasks["dim"] == "mean")]["ccc"].mean()
+    assert row["mean_diff"] == pytest.approx(units["ccc"].mean() - gm)
+    # on SynthMemo the oracle (the simulated listener applied to the true latent curve) bounds the global model
+    assert row["mean_diff"] > 0
+
+
+def test_meta_config_validation():
+    assert MetaConfig().inner_steps == 16 and MetaConfig().outer_lr == 5e-5 and MetaConfig().query == 15
+    assert meta_profile("paper") == MetaConfig()
+    assert meta_profile("quick").min_songs == 16
+    for bad in ({"shots": [1, 1]}, {"shots": "1"}, {"inner_lr": 0}, {"test_annotators": 1.0}, {"nope": 1}):
+        with pytest.raises(ValueError):
+            meta_profile("smoke", bad)
