@@ -9,7 +9,7 @@ import pytest
 
 from damer_lite.cli import build_parser
 
-COMMANDS = ["synth", "validate", "features", "train", "predict", "grid", "experiments", "dynamic"]
+COMMANDS = ["synth", "validate", "features", "train", "predict", "personalize", "grid", "experiments", "dynamic"]
 
 
 def _sub(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

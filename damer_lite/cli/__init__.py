@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from damer_lite import __version__
-from damer_lite.cli import dynamic, experiments, features, grid, predict, synth, train, validate
+from damer_lite.cli import dynamic, experiments, features, grid, personalize, predict, synth, train, validate
 
 WORKFLOW = """\
 a first session, in order:
@@ -57,6 +57,12 @@ next: damer-lite predict (with checkpoints exported by the pipeline) or damer-li
 
 Exit status: 0 when at least one file was predicted, 1 when none could be, 2 for a bad checkpoint or
 arguments. See docs/predict.md.""",
+    "personalize": """examples:
+  damer-lite personalize --audio my_song.mp3 --ratings my_song_ratings.csv --out me.pt
+  damer-lite personalize --audio a.flac b.flac --ratings a.csv b.csv --out me.pt --steps 32
+
+The ratings CSV: a header time_s,valence,arousal; values in [-1, 1]. See docs/personalize.md.
+next: damer-lite predict --dynamic --checkpoint me.pt SONG""",
     "grid": """examples:
   damer-lite grid --store data/features/synthmemo-<hash> --runs results/runs --target arousal \\
       --configuration pcl dsaf --seeds 0 1 2 3 4 --profile quick
@@ -99,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"damer-lite {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    modules = (synth, validate, features, train, predict, grid, experiments, dynamic)  # the order of a first session
+    # the order of a first session
+    modules = (synth, validate, features, train, predict, personalize, grid, experiments, dynamic)
     for command in modules:
         command.add_parser(sub)
     for command in modules:

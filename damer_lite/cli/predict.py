@@ -63,8 +63,9 @@ def add_parser(subparsers) -> None:
                      help="per-step valence and arousal curves (one row per file and step) from the dynamic "
                           "checkpoint {dataset}_dynamic.pt in --checkpoint-dir; --window/--hop/--max-span and "
                           "--arousal/--valence are static-only")
-    dyn.add_argument("--dynamic-checkpoint", default=None, metavar="CKPT",
-                     help="dynamic checkpoint file instead of --checkpoint-dir/--dataset (implies --dynamic)")
+    dyn.add_argument("--dynamic-checkpoint", "--checkpoint", dest="dynamic_checkpoint", default=None, metavar="CKPT",
+                     help="dynamic checkpoint file instead of --checkpoint-dir/--dataset, e.g. one written by "
+                          "`damer-lite personalize` (implies --dynamic)")
     dyn.add_argument("--max-duration", type=float, default=None, metavar="SEC",
                      help="with --dynamic: analyse at most the first SEC seconds of each file (default 600)")
     p.set_defaults(func=run)
