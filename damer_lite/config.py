@@ -453,7 +453,7 @@ class MetaConfig:
 META_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {"query": 3, "meta_batch": 2, "inner_steps": 2, "iterations": 2, "shots": [0, 1, 3]},
     # CPU pipeline: fewer outer steps than DSAML, so a larger outer step (ours; documented in docs/personal.md)
-    "quick": {"iterations": 40, "outer_lr": 1e-3},
+    "quick": {"meta_batch": 8, "iterations": 20, "outer_lr": 1e-3},
     "paper": {},
 }
 

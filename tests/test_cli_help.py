@@ -9,7 +9,8 @@ import pytest
 
 from damer_lite.cli import build_parser
 
-COMMANDS = ["synth", "validate", "features", "train", "predict", "personalize", "grid", "experiments", "dynamic"]
+COMMANDS = ["synth", "validate", "features", "train", "predict", "personalize", "grid", "experiments", "dynamic",
+            "personal"]
 
 
 def _sub(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -9,7 +9,18 @@ import argparse
 import sys
 
 from damer_lite import __version__
-from damer_lite.cli import dynamic, experiments, features, grid, personalize, predict, synth, train, validate
+from damer_lite.cli import (
+    dynamic,
+    experiments,
+    features,
+    grid,
+    personal,
+    personalize,
+    predict,
+    synth,
+    train,
+    validate,
+)
 
 WORKFLOW = """\
 a first session, in order:
@@ -78,6 +89,10 @@ next: damer-lite predict --dynamic --checkpoint me.pt SONG""",
   damer-lite dynamic --store STORE --dataset deam --results out --models dual_scale ridge --set epochs=40
 
 next: damer-lite predict --dynamic (with the dynamic checkpoint the pipeline exports)""",
+    "personal": """examples:
+  damer-lite personal --store data/features/synthmemo-<hash> --dataset synthmemo --results results \\
+      --profile quick --seeds 0 1 2
+  damer-lite personal --store STORE --dataset deam --results out --profile paper     # DSAML's recipe""",
 }
 
 
@@ -106,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"damer-lite {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # the order of a first session
-    modules = (synth, validate, features, train, predict, personalize, grid, experiments, dynamic)
+    modules = (synth, validate, features, train, predict, personalize, grid, experiments, dynamic, personal)
     for command in modules:
         command.add_parser(sub)
     for command in modules:

@@ -44,6 +44,8 @@ KNOWN = [
     ("style_shift", "beyond the paper: train on some timbres, test on others, with and without SAML",
      "05_ablation"),
     ("cross_dataset", "train on one dataset, test on another (zero-shot), all ordered pairs", "05_ablation"),
+    ("personal_", "personalised dynamic MER: the k-shot curve (global, finetune, first-order MAML, oracle) over "
+     "held-out annotators; _tasks per (seed, annotator), _paired vs the global model, _runs timings", ""),
     ("your_music_va", "predictions on the V-A plane (probabilities, not ratings)", "08_your_music"),
     ("your_music_timeline", "windowed predictions over one track", "08_your_music"),
     ("your_music_predictions", "predictions per track and window", "08_your_music"),

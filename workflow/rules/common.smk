@@ -141,6 +141,10 @@ DYN = P["dynamic"]
 DYNAMIC_DATASETS = [d for d in DYN["datasets"] if d in DATASETS]
 DYNAMIC_TABLES = [f"{RESULTS}/tables/dynamic_{d}.csv" for d in DYNAMIC_DATASETS]
 DYNAMIC_CHECKPOINTS = [f"{RESULTS}/checkpoints/{d}_dynamic.pt" for d in DYNAMIC_DATASETS]
+# personalised dynamic MER (tasks by annotator): the profile's datasets that are present
+PERS = P["personal"]
+PERSONAL_DATASETS = [d for d in PERS["datasets"] if d in DATASETS]
+PERSONAL_TABLES = [f"{RESULTS}/tables/personal_{d}.csv" for d in PERSONAL_DATASETS]
 # beyond-the-paper experiments need SynthMemo's per-track style
 EXTRAS = (
     [f"{RESULTS}/tables/label_efficiency_synthmemo.csv", f"{RESULTS}/tables/style_shift_synthmemo.csv"]

@@ -151,6 +151,7 @@ rule results_index:
         NOTEBOOKS,
         DYNAMIC_TABLES,
         DYNAMIC_CHECKPOINTS,
+        PERSONAL_TABLES,
     output:
         f"{RESULTS}/README.md",
     log:

@@ -168,6 +168,38 @@ rule dynamic_mer:
         "{params.device} > {log} 2>&1"
 
 
+rule personal_mer:
+    # personalised dynamic MER: the k-shot curve (global, finetune, first-order MAML, oracle) over held-out
+    # annotators, every seed of the profile's `personal` entry, in one process (docs/personalize.md)
+    input:
+        store=lambda w: store_index(w.dataset),
+    output:
+        table=f"{RESULTS}/tables/personal_{{dataset}}.csv",
+        tasks=f"{RESULTS}/tables/personal_{{dataset}}_tasks.csv",
+        paired=f"{RESULTS}/tables/personal_{{dataset}}_paired.csv",
+    log:
+        f"{RESULTS}/logs/personal_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        store=lambda w, input: Path(input.store).parent,
+        results=lambda w, output: Path(output.table).parents[1],
+        profile=PERS["train"],
+        seeds=" ".join(str(s) for s in PERS["seeds"]),
+        device="" if DEVICE == "None" else f"--device {DEVICE}",
+    wildcard_constraints:
+        dataset=r"[^_/]+",
+    threads: 1
+    resources:
+        gpu=GPU,
+        mem_mb=4000,
+        runtime=120,
+    shell:
+        "python -m damer_lite personal --store {params.store} --dataset {wildcards.dataset} "
+        "--results {params.results} --profile {params.profile} --seeds {params.seeds} --no-progress "
+        "{params.device} > {log} 2>&1"
+
+
 rule cross_dataset:
     input:
         stores=[store_index(d) for d in DATASETS],
