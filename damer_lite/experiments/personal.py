@@ -50,6 +50,18 @@ def run_personal(store_dir, dataset: str, cfg: DynamicConfig, meta: MetaConfig, 
         from pathlib import Path
 
         oracle = (Path(data.root) / "synth_truth" / "latent_va.csv").is_file()
+    import torch
+
+    prev_threads = torch.get_num_threads()
+    if cfg.threads > 0:  # as training.dynamic.train_dynamic_run: one thread per job in the pipeline
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _run(data, dataset, cfg, meta, seeds, device, oracle, progress)
+    finally:
+        torch.set_num_threads(prev_threads)
+
+
+def _run(data, dataset, cfg, meta, seeds, device, oracle, progress) -> dict[str, pd.DataFrame]:
     max_k = max(meta.shots)
     rows, info = [], []
     for seed in seeds:
