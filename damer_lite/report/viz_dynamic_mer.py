@@ -185,6 +185,13 @@ class LagResult:
     skip_s: float
 
 
+def _mean_profile(P: np.ndarray) -> np.ndarray:
+    """Mean over rows (tracks) of lag profiles (rows, lags), ignoring NaN; NaN where a lag has none."""
+    ok = np.isfinite(P)
+    n = ok.sum(0)
+    return np.where(n > 0, np.where(ok, P, 0.0).sum(0) / np.maximum(n, 1), np.nan)
+
+
 def response_lag(reference: dict, response: dict, step_s: float, max_lag_s: float = 5.0, skip_s: float = 5.0,
                  min_overlap: int = 6, n_boot: int = 1000, seed: int = 0) -> LagResult:
     """The lag (s) by which `response` curves follow `reference` curves, per track and pooled.
@@ -213,14 +220,12 @@ def response_lag(reference: dict, response: dict, step_s: float, max_lag_s: floa
         profile = pd.DataFrame({"lag_s": lags, "r_mean": np.nan, "n_tracks": 0})
         return LagResult(profile, per_track, float("nan"), (float("nan"), float("nan")), step_s, skip_s)
     P = np.vstack(profiles)  # (n_tracks, 2 max_lag + 1)
-    with np.errstate(all="ignore"):
-        mean = np.nanmean(P, axis=0)
+    mean = _mean_profile(P)
     profile = pd.DataFrame({"lag_s": lags, "r_mean": mean, "n_tracks": np.isfinite(P).sum(0)})
     rng = np.random.default_rng(seed)
     boot = []
     for _ in range(n_boot if len(P) > 1 else 0):
-        with np.errstate(all="ignore"):
-            boot.append(peak_lag(np.nanmean(P[rng.integers(0, len(P), len(P))], axis=0), step_s))
+        boot.append(peak_lag(_mean_profile(P[rng.integers(0, len(P), len(P))]), step_s))
     boot = np.asarray(boot, dtype=float)
     ci = (float(np.nanpercentile(boot, 2.5)), float(np.nanpercentile(boot, 97.5))) if np.isfinite(boot).any() \
         else (float("nan"), float("nan"))
@@ -358,23 +363,31 @@ def rater_lags(labs: dict[str, dynamic.DynamicLabels], latent: pd.DataFrame, ann
         lab = labs[tid]
         step = lab.step_s
         max_lag, skip = int(round(max_lag_s / step)), int(round(skip_s / step))
-        for a, g in lab.raters.groupby("annotator"):
-            if a not in by_rater:
-                continue
-            y = on_grid(g, dim, step, 0.0)
+        who = [a for a in pd.unique(lab.raters["annotator"]) if a in by_rater]
+        if not who:
+            continue
+        grids = {a: on_grid(g, dim, step, 0.0) for a, g in lab.raters.groupby("annotator") if a in by_rater}
+        n = max(max(v.size for v in grids.values()), max(by_rater[a].size for a in who))
+        Y, C = np.full((len(who), n), np.nan), np.full((len(who), n), np.nan)  # (raters, steps)
+        for i, a in enumerate(who):
+            Y[i, : grids[a].size], C[i, : by_rater[a].size] = grids[a], by_rater[a]
+        r_lat = lagged_correlation(lat[tid], Y, max_lag, skip, min_overlap)  # (raters, lags)
+        r_exp = lagged_correlation(lat[tid], C, max_lag, skip, min_overlap)
+        r_ref = (lagged_correlation(reference[tid], Y, max_lag, skip, min_overlap)
+                 if reference is not None and tid in reference else None)
+        for i, a in enumerate(who):
             d = acc.setdefault(a, {"latent": [], "expected": [], "reference": [], "step": step})
-            d["latent"].append(lagged_correlation(lat[tid], y, max_lag, skip, min_overlap))
-            d["expected"].append(lagged_correlation(lat[tid], by_rater[a], max_lag, skip, min_overlap))
-            if reference is not None and tid in reference:
-                d["reference"].append(lagged_correlation(reference[tid], y, max_lag, skip, min_overlap))
+            d["latent"].append(r_lat[i])
+            d["expected"].append(r_exp[i])
+            if r_ref is not None:
+                d["reference"].append(r_ref[i])
     tau = annotators.set_index("annotator_id")["lag_s"]
     rows = []
     for a, d in sorted(acc.items()):
         def pooled(key, d=d):
             if not d[key]:
                 return float("nan")
-            with np.errstate(all="ignore"):
-                return peak_lag(np.nanmean(np.vstack(d[key]), axis=0), d["step"])
+            return peak_lag(_mean_profile(np.vstack(d[key])), d["step"])
         rows.append({"annotator": a, "time_constant_s": float(tau[a]),
                      "mean_delay_s": float(first_order_delay(float(tau[a]))),
                      "lag_expected_s": pooled("expected"), "lag_vs_latent_s": pooled("latent"),
@@ -482,8 +495,8 @@ def plot_ccc_vs_rmse(demo: pd.DataFrame | None = None, **kwargs):
     a.legend(fontsize=7, ncol=2, loc="lower left")
     a.set_title("one song: a target and five predictions", fontsize=10)
     pos = np.arange(len(demo))
-    b.barh(pos - 0.2, demo["rmse"], height=0.4, color="0.5", label="RMSE (lower is better)")
-    b.barh(pos + 0.2, demo["ccc_formula"], height=0.4, color="C3", label="CCC (higher is better)")
+    b.barh(pos - 0.2, demo["rmse"], height=0.4, color="0.75", label="RMSE (lower is better)")
+    b.barh(pos + 0.2, demo["ccc_formula"], height=0.4, color="0.2", label="CCC (higher is better)")
     b.set_yticks(pos, list(demo["prediction"]), fontsize=8)
     for i, lab in enumerate(b.get_yticklabels()):
         lab.set_color(f"C{i}")
