@@ -140,6 +140,7 @@ if "synthmemo" in DATASETS:
 DYN = P["dynamic"]
 DYNAMIC_DATASETS = [d for d in DYN["datasets"] if d in DATASETS]
 DYNAMIC_TABLES = [f"{RESULTS}/tables/dynamic_{d}.csv" for d in DYNAMIC_DATASETS]
+NOTEBOOKS += [f"{NB_OUT}/09_dynamic_{d}.ipynb" for d in DYNAMIC_DATASETS]
 # beyond-the-paper experiments need SynthMemo's per-track style
 EXTRAS = (
     [f"{RESULTS}/tables/label_efficiency_synthmemo.csv", f"{RESULTS}/tables/style_shift_synthmemo.csv"]
