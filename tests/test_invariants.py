@@ -381,7 +381,8 @@ def test_committed_tables_agree_with_the_run_folders():
         "table5_ablation": tables.ablation_wide(tables.ablation_table(all_runs, "acc"), "acc"),
         "table5_paired": tables.paired_table(all_runs, "acc"),
         "tables2_4_models": tables.model_table(all_runs),
-        "paper_vs_ours": tables.paper_vs_ours(all_runs),
+        # with the quoted dynamic-MER block when the dynamic experiment's tables are there (as notebook 05 does)
+        "paper_vs_ours": tables.paper_vs_ours(all_runs, dynamic=tables.dynamic_tables_present(ROOT / "results")),
     }
     semi_dir = ROOT / "results" / "runs_semi"
     if semi_dir.is_dir():  # the semi-supervised protocol's tables, from its own run folders

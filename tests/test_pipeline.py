@@ -23,12 +23,17 @@ EXPECTED_TABLES = [
     "dynamics_summary_synthmemo", "tsne_separation_synthmemo", "label_efficiency_synthmemo",
     "style_shift_synthmemo", "your_music_predictions_synthmemo", "inter_rater_agreement_vs_published_synthmemo",
     "table5_semi", "table5_semi_paired", "table5_semi_models", "pcl_selection", "claims",
+    # dynamic MER: the experiment's two tables and notebook 09's (its lag tables need curves longer than the
+    # smoke tracks' 6 s and are not expected here)
+    "dynamic_synthmemo", "dynamic_synthmemo_seeds", "dynamic_results_synthmemo", "dynamic_paired_synthmemo",
+    "dynamic_rater_spread_synthmemo", "dynamic_ccc_vs_rmse", "dynamic_quoted",
 ]
 EXPECTED_FIGURES = [
     "fig1_annotators_synthmemo", "fig2_circumplex_synthmemo", "fig3_calibration_synthmemo",
     "label_distributions_synthmemo", "features_synthmemo", "dsaf_attention_synthmemo", "table5_ablation",
     "fig5_pcl_dynamics_synthmemo", "fig6_saml_dynamics_synthmemo", "fig7_tsne_synthmemo",
     "label_efficiency_synthmemo", "your_music_va_synthmemo", "rater_spread_synthmemo", "reliability_synthmemo",
+    "dynamic_rater_curves_synthmemo", "dynamic_ccc_vs_rmse", "dynamic_predicted_vs_annotated_synthmemo",
 ]
 
 
@@ -145,6 +150,9 @@ def test_smoke_pipeline_end_to_end(tmp_path):
         assert export["n_val"] > 0 and ck.card["source_run"].endswith(f"{target}/damer/seed0")
     index = (res / "README.md").read_text()
     assert "table5_ablation" in index and "fig7_tsne_synthmemo" in index
+    assert "09_dynamic_synthmemo.ipynb" in index
+    # the dynamic experiment ran, so paper_vs_ours carries the quoted dynamic-MER block
+    assert "literature (quoted)" in (res / "tables" / "paper_vs_ours.csv").read_text()
 
 
 def test_two_datasets_of_different_layouts_join_the_grid(tmp_path):

@@ -55,3 +55,21 @@ def agreement_beside_published(ours: pd.DataFrame, dataset: str) -> pd.DataFrame
          "both": round(float(by.loc["quadrant", "fleiss_kappa_label"]), 3), "reference": "this run"},
     ]).assign(source="ours (measured)")
     return pd.concat([published_agreement(), mine], ignore_index=True)
+
+
+# Dynamic MER (per-step V-A regression): orientation numbers for scale only, on other datasets, models and
+# protocols than ours (docs/dmer.md, "Orientation numbers"). (dataset, model, RMSE arousal, RMSE valence,
+# label scale). PMEmo's figures are on its [0, 1] scale: on our [-1, 1] scale an RMSE doubles.
+DYNAMIC_RMSE_QUOTED = [
+    ("DEAM (dynamic)", "CRNN", 0.202, 0.268, "[-1, 1]"),
+    ("PMEmo (dynamic)", "SVR (RBF)", 0.128, 0.131, "[0, 1]"),
+]
+DYNAMIC_NOTE = ("quoted for scale only: another dataset, model and protocol than ours; never compare it with "
+                "our numbers as if in one table")
+
+
+def dynamic_rmse_quoted() -> pd.DataFrame:
+    """The quoted dynamic-MER RMSEs, one row per (dataset, model), source 'literature (quoted)'."""
+    df = pd.DataFrame(DYNAMIC_RMSE_QUOTED,
+                      columns=["dataset", "model", "rmse_arousal", "rmse_valence", "label_scale"])
+    return df.assign(source=SOURCE, note=DYNAMIC_NOTE)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from pathlib import Path
 
-# name prefix -> (what it is, the notebook that writes it)
+# name prefix -> (what it is, the notebook that writes it); the first that matches the start of a file's name
+# wins (a regular expression, so an entry may also pin the end with `$`): longer prefixes before shorter ones
 KNOWN = [
     ("table1_datasets", "Table I analogue: datasets (paper rows quoted, ours measured)", "01_data"),
     ("label_balance", "class balance of the binarised targets", "01_data"),
@@ -37,7 +39,8 @@ KNOWN = [
     ("table5_ablation", "Table V analogue: the 7 module configurations, mean ± sd over seeds", "05_ablation"),
     ("table5_paired", "paired differences of each configuration vs full DAMER", "05_ablation"),
     ("tables2_4_models", "Tables II-IV analogue: baselines and DAMER, ACC/F1/AUC", "05_ablation"),
-    ("paper_vs_ours", "the paper's quoted numbers beside ours (never mixed)", "05_ablation"),
+    ("paper_vs_ours", "the paper's quoted numbers beside ours (never mixed); once the dynamic experiment has "
+     "run, a block of quoted dynamic-MER RMSEs in its own rows and column", "05_ablation"),
     ("claims", "each paper claim against the paired evidence: supports, contradicts or cannot decide",
      "05_ablation"),
     ("label_efficiency", "beyond the paper: accuracy vs labelled fraction, with and without PCL", "05_ablation"),
@@ -56,12 +59,34 @@ KNOWN = [
     ("dynamics_summary", "final-epoch PCL/SAML statistics", "06_dynamics"),
     ("fig7_tsne", "Fig. 7 analogue: t-SNE of fused features before and after training", "07_tsne"),
     ("tsne_separation", "class separation of the fused features before and after training", "07_tsne"),
+    ("dynamic_rater_curves", "dynamic MER: per-rater per-second curves with their mean ± sd, three tracks from "
+     "the most to the least agreed-on", "09_dynamic"),
+    ("dynamic_rater_spread", "dynamic MER: per track, the per-second sd between raters averaged over time",
+     "09_dynamic"),
+    ("dynamic_lag_raters", "dynamic MER, SynthMemo: each simulated rater's lag (vs latent curve, vs audio level) "
+     "beside what its simulated time constant implies", "09_dynamic"),
+    ("dynamic_lag", "dynamic MER: response lag of the arousal ratings behind the audio level (pooled profile, "
+     "per-track peaks)", "09_dynamic"),
+    ("dynamic_ccc_vs_rmse", "worked example: what CCC rewards that RMSE does not", "09_dynamic"),
+    ("dynamic_results", "dynamic MER: RMSE / PCC / CCC per model and dimension, mean ± sd over seeds (formatted)",
+     "09_dynamic"),
+    ("dynamic_paired", "dynamic MER: paired differences dual-scale − baseline over seeds, 95 % t-interval",
+     "09_dynamic"),
+    ("dynamic_predicted_vs_annotated", "dynamic MER: predicted vs annotated curves of test songs (showcase seed)",
+     "09_dynamic"),
+    ("dynamic_quoted", "dynamic MER: RMSEs quoted from the literature (DEAM, PMEmo), for scale only, never "
+     "compared with ours", "09_dynamic"),
+    # the two tables of `damer-lite dynamic` (rule dynamic_mer), shown by 09_dynamic: patterns, not prefixes
+    (r"dynamic_[^_]+_seeds$", "dynamic MER: per-step V/A regression, one row per model, seed and dimension "
+     "(written by `damer-lite dynamic`)", "09_dynamic"),
+    (r"dynamic_[^_]+$", "dynamic MER: per-step V/A regression, RMSE / PCC / CCC mean ± sd over seeds per model "
+     "and dimension (written by `damer-lite dynamic`)", "09_dynamic"),
 ]
 
 
 def describe(stem: str) -> tuple[str, str]:
     for prefix, what, nb in KNOWN:
-        if stem.startswith(prefix):
+        if re.match(prefix, stem):
             return what, nb
     return "", ""
 
@@ -76,7 +101,7 @@ def build(results: Path, profile: str, datasets: list[str]) -> str:
         f"Every file below was written by the pipeline: `{cmd}` (Snakemake profile `{profile}`), datasets: "
         f"{', '.join(datasets)}. Do not edit them by hand; re-run the command instead. Numbers measured on "
         "SynthMemo are this project's own and are not comparable to the paper's (which are quoted, and "
-        "marked as quoted, in `paper_vs_ours` and `table1_datasets`).",
+        "marked as quoted, in `paper_vs_ours`, `table1_datasets` and `dynamic_quoted`).",
         "",
         f"Training runs: {n_runs} run folders under `runs/<dataset>/<target>/<configuration>/seed<k>/`, and "
         f"{n_semi} of the semi-supervised protocol (part of the training labels hidden) under `runs_semi/`. "

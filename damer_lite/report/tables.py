@@ -12,12 +12,14 @@ separate rows told apart by a `source` column.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from damer_lite.config import METRICS, TARGETS
 from damer_lite.experiments import ablation
-from damer_lite.report import paper_tables
+from damer_lite.report import literature, paper_tables
 
 PAPER_DATASETS = ("memo2496", "emomusic", "pmemo")  # Tables II-V; emomusic = the paper's "1000songs"
 DATASET_LABELS = {"memo2496": "Memo2496", "emomusic": "1000songs (emoMusic)", "pmemo": "PMEmo",
@@ -206,12 +208,37 @@ def model_table(runs: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- paper vs ours
 
 
-def paper_vs_ours(runs: pd.DataFrame, datasets=PAPER_DATASETS) -> pd.DataFrame:
+def dynamic_tables_present(results_dir) -> bool:
+    """Whether `damer-lite dynamic` has written its tables (tables/dynamic_{dataset}_seeds.csv) into the
+    results folder: then `paper_vs_ours` carries the quoted dynamic-MER block."""
+    return any((Path(results_dir) / "tables").glob("dynamic_*_seeds.csv"))
+
+
+DYNAMIC_BLOCK = "Dynamic MER (quoted, orientation only)"
+
+
+def dynamic_quoted_rows() -> pd.DataFrame:
+    """The quoted dynamic-MER RMSEs (`literature.dynamic_rmse_quoted`) as rows of `paper_vs_ours`: one per
+    (dataset, model, target), source 'literature (quoted)', the number in the `rmse` column, which no row
+    of ours fills (our dynamic numbers are in tables/dynamic_{dataset}, on SynthMemo)."""
+    rows = []
+    for _, q in literature.dynamic_rmse_quoted().iterrows():
+        for tgt in TARGETS:
+            rows.append({"table": DYNAMIC_BLOCK, "dataset": q["dataset"], "target": tgt, "model": q["model"],
+                         "source": literature.SOURCE, "acc": "—", "f1": "—", "auc": "—", "n seeds": "",
+                         "note": f"RMSE on the label scale {q['label_scale']}; {q['note']}",
+                         "rmse": f"{q[f'rmse_{tgt}']:.3f}"})
+    return pd.DataFrame(rows)
+
+
+def paper_vs_ours(runs: pd.DataFrame, datasets=PAPER_DATASETS, dynamic: bool = False) -> pd.DataFrame:
     """The paper's quoted numbers (Table V; DAMER and SVM rows of Tables II-IV) beside ours, one row per
     (table, dataset, target, model, source) with ACC / F1 / AUC text in percent.
 
     Paper datasets without runs get an 'ours' row reading 'not run (data absent)'. Datasets we ran that the
-    paper does not have (SynthMemo) get 'ours' rows only. Numbers are never averaged across sources."""
+    paper does not have (SynthMemo) get 'ours' rows only. Numbers are never averaged across sources.
+    With `dynamic` (the dynamic-MER experiment has run: `dynamic_tables_present`), the quoted dynamic-MER
+    block follows in its own rows (`dynamic_quoted_rows`) and an `rmse` column that only they fill."""
     measured = sorted(set(runs["dataset"])) if len(runs) else []
     all_ds = list(dict.fromkeys([*datasets, *measured]))
     abl = ablation_table(runs) if len(runs) else ablation_table(runs.iloc[:0])
@@ -251,8 +278,11 @@ def paper_vs_ours(runs: pd.DataFrame, datasets=PAPER_DATASETS) -> pd.DataFrame:
                 elif len(q) or ran:
                     txt = NOT_RUN if not ran else "not run"
                     add("Tables II–IV", ds, tgt, paper_model, MEASURED, txt, txt, txt)
-    return pd.DataFrame(rows, columns=["table", "dataset", "target", "model", "source", "acc", "f1", "auc",
-                                       "n seeds", "note"])
+    out = pd.DataFrame(rows, columns=["table", "dataset", "target", "model", "source", "acc", "f1", "auc",
+                                      "n seeds", "note"])
+    if dynamic:
+        out = pd.concat([out.assign(rmse="—"), dynamic_quoted_rows()], ignore_index=True)
+    return out
 
 
 # ---------------------------------------------------------------- the figure of Table V

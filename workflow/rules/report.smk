@@ -72,6 +72,7 @@ rule notebook_ablation:
         runs=ALL_RUNS,
         semi=SEMI_RUNS,
         extras=EXTRAS,
+        dynamic=DYNAMIC_TABLES,  # paper_vs_ours carries the quoted dynamic-MER block once these exist
         notebook="notebooks/05_ablation.ipynb",
     output:
         notebook=f"{NB_OUT}/05_ablation.ipynb",
@@ -128,6 +129,30 @@ rule notebook_tsne:
     shell:
         "bash {params.script} {input.notebook} {output.notebook} -p runs_dir {params.runs} -p dataset {wildcards.dataset} -p seed {params.seed} "
         "-p results_dir {params.results} > {log} 2>&1"
+
+rule notebook_dynamic_mer:
+    # dynamic MER (per-step valence/arousal): the raters' curves, their lag, the tables of rule dynamic_mer and
+    # the showcase seed's predicted curves with the test songs' audio
+    input:
+        table=f"{RESULTS}/tables/dynamic_{{dataset}}.csv",
+        seeds=f"{RESULTS}/tables/dynamic_{{dataset}}_seeds.csv",
+        data=lambda w: dataset_ready(w.dataset),
+        notebook="notebooks/09_dynamic.ipynb",
+    output:
+        notebook=f"{NB_OUT}/09_dynamic_{{dataset}}.ipynb",
+        html=f"{NB_OUT}/09_dynamic_{{dataset}}.html",
+    log:
+        f"{RESULTS}/logs/09_dynamic_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        root=lambda w: DATASETS[w.dataset],
+        seed=SHOW,
+        results=lambda w, output: results_of(output.notebook),
+        script=NOTEBOOK_SH,
+    shell:
+        "bash {params.script} {input.notebook} {output.notebook} -p dataset {wildcards.dataset} -p root {params.root} "
+        "-p seed {params.seed} -p results_dir {params.results} > {log} 2>&1"
 
 rule notebook_training_showcase:
     input:
