@@ -23,9 +23,10 @@ EXPECTED_TABLES = [
     "dynamics_summary_synthmemo", "tsne_separation_synthmemo", "label_efficiency_synthmemo",
     "style_shift_synthmemo", "your_music_predictions_synthmemo", "inter_rater_agreement_vs_published_synthmemo",
     "table5_semi", "table5_semi_paired", "table5_semi_models", "pcl_selection", "claims",
-    # dynamic MER: the experiment's two tables and notebook 09's (its lag tables need curves longer than the
-    # smoke tracks' 6 s and are not expected here)
-    "dynamic_synthmemo", "dynamic_synthmemo_seeds", "dynamic_results_synthmemo", "dynamic_paired_synthmemo",
+    # dynamic MER: the experiment's tables and notebook 09's (its lag tables need curves longer than the smoke
+    # tracks' 6 s and are not expected here); personalised dynamic MER (the k-shot experiment)
+    "dynamic_synthmemo", "dynamic_synthmemo_seeds", "dynamic_synthmemo_paired", "dynamic_results_synthmemo",
+    "personal_synthmemo", "personal_synthmemo_tasks", "personal_synthmemo_paired", "personal_synthmemo_runs",
     "dynamic_rater_spread_synthmemo", "dynamic_ccc_vs_rmse", "dynamic_quoted",
 ]
 EXPECTED_FIGURES = [

@@ -280,10 +280,11 @@ def test_results_index_describes_every_dynamic_file():
 
     assert "one row per model, seed" in describe("dynamic_deam_seeds")[0]
     assert "mean ± sd over seeds per model" in describe("dynamic_synthmemo")[0]
+    assert "paired by seed" in describe("dynamic_synthmemo_paired")[0]
     assert "quoted" in describe("dynamic_quoted")[0] and "response lag" in describe("dynamic_lag_synthmemo")[0]
     assert "simulated rater" in describe("dynamic_lag_raters_synthmemo")[0]
     for stem in ("dynamic_rater_curves_x", "dynamic_rater_spread_x", "dynamic_ccc_vs_rmse", "dynamic_results_x",
-                 "dynamic_paired_x", "dynamic_predicted_vs_annotated_x"):
+                 "dynamic_predicted_vs_annotated_x"):
         assert describe(stem)[1] == "09_dynamic", stem
     assert describe("dynamics_summary_synthmemo")[1] == "06_dynamics"  # not taken for a dynamic-MER table
 

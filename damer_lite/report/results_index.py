@@ -70,7 +70,8 @@ KNOWN = [
     ("dynamic_ccc_vs_rmse", "worked example: what CCC rewards that RMSE does not", "09_dynamic"),
     ("dynamic_results", "dynamic MER: RMSE / PCC / CCC per model and dimension, mean ± sd over seeds (formatted)",
      "09_dynamic"),
-    ("dynamic_paired", "dynamic MER: paired differences dual-scale − baseline over seeds, 95 % t-interval",
+    (r"dynamic_[^_]+_paired$", "dynamic MER: each baseline − dual_scale paired by seed (same split): mean, 95 % "
+     "t-interval, minimum detectable difference at 80 % power, t test p (written by `damer-lite dynamic`)",
      "09_dynamic"),
     ("dynamic_predicted_vs_annotated", "dynamic MER: predicted vs annotated curves of test songs (showcase seed)",
      "09_dynamic"),

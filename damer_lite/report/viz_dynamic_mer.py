@@ -553,26 +553,17 @@ def dynamic_results_table(results_dir, dataset: str, digits: int = 3) -> pd.Data
 def paired_differences(results_dir, dataset: str, reference: str = "dual_scale", dim: str = "mean",
                        metrics=DYNAMIC_METRICS) -> pd.DataFrame:
     """Per other model and metric: the paired difference reference − model over the seeds both finished
-    (same split per seed), its mean, sd (ddof 1), 95 % t-interval and n seeds. For RMSE a negative
-    difference favours the reference; for PCC and CCC a positive one."""
-    from scipy import stats
-
+    (same split per seed): mean, sd (ddof 1), 95 % t-interval, minimum detectable difference at 80 % power,
+    t test p and n seeds (`experiments.dynamic.paired`, sign flipped to read reference − model). For RMSE a
+    negative difference favours the reference; for PCC and CCC a positive one."""
     s = _finished(pd.read_csv(seeds_path(results_dir, dataset), dtype={"error": str}))
-    s = s[s["dim"] == dim]
-    ref = s[s["model"] == reference].set_index("seed")
-    rows = []
-    for model in [m for m in pd.unique(s["model"]) if m != reference]:
-        other = s[s["model"] == model].set_index("seed")
-        seeds = sorted(set(ref.index) & set(other.index))
-        for m in metrics:
-            d = (ref.loc[seeds, m].astype(float) - other.loc[seeds, m].astype(float)).to_numpy()
-            n = len(d)
-            mean = float(d.mean()) if n else float("nan")
-            sd = float(d.std(ddof=1)) if n > 1 else float("nan")
-            half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n > 1 else float("nan")
-            rows.append({"comparison": f"{reference} − {model}", "dim": dim, "metric": m, "mean_diff": mean,
-                         "sd_diff": sd, "ci95_low": mean - half, "ci95_high": mean + half, "n_seeds": n})
-    return pd.DataFrame(rows)
+    p = dyn_exp.paired(s, reference=reference)
+    p = p[(p["dim"] == dim) & p["metric"].isin(list(metrics))]
+    out = pd.DataFrame({"comparison": [f"{reference} − {m}" for m in p["model"]], "dim": p["dim"],
+                        "metric": p["metric"], "mean_diff": -p["mean_diff"], "sd_diff": p["sd_diff"],
+                        "ci95_low": -p["ci95_high"], "ci95_high": -p["ci95_low"], "mdd80": p["mdd80"],
+                        "t_test_p": p["t_test_p"], "n_seeds": p["n_seeds"]})
+    return out.reset_index(drop=True)
 
 
 def load_predictions(results_dir, dataset: str, seed: int, models=dyn_exp.MODELS) -> dict[str, pd.DataFrame]:
