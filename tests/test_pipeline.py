@@ -28,6 +28,10 @@ EXPECTED_TABLES = [
     "dynamic_synthmemo", "dynamic_synthmemo_seeds", "dynamic_synthmemo_paired", "dynamic_results_synthmemo",
     "personal_synthmemo", "personal_synthmemo_tasks", "personal_synthmemo_paired", "personal_synthmemo_runs",
     "dynamic_rater_spread_synthmemo", "dynamic_ccc_vs_rmse", "dynamic_quoted",
+    # notebook 10_personalised
+    "personal_annotators_synthmemo", "personal_track_raters_synthmemo", "personal_offsets_synthmemo",
+    "personal_k_shot_synthmemo", "personal_vs_global_synthmemo", "personal_listener_synthmemo",
+    "personal_listener_check_synthmemo", "personal_quoted",
 ]
 EXPECTED_FIGURES = [
     "fig1_annotators_synthmemo", "fig2_circumplex_synthmemo", "fig3_calibration_synthmemo",
@@ -35,6 +39,8 @@ EXPECTED_FIGURES = [
     "fig5_pcl_dynamics_synthmemo", "fig6_saml_dynamics_synthmemo", "fig7_tsne_synthmemo",
     "label_efficiency_synthmemo", "your_music_va_synthmemo", "rater_spread_synthmemo", "reliability_synthmemo",
     "dynamic_rater_curves_synthmemo", "dynamic_ccc_vs_rmse", "dynamic_predicted_vs_annotated_synthmemo",
+    "personal_annotators_synthmemo", "personal_track_raters_synthmemo", "personal_schematic",
+    "personal_task_matrix_synthmemo", "personal_k_shot_synthmemo", "personal_listener_synthmemo",
 ]
 
 
@@ -151,7 +157,7 @@ def test_smoke_pipeline_end_to_end(tmp_path):
         assert export["n_val"] > 0 and ck.card["source_run"].endswith(f"{target}/damer/seed0")
     index = (res / "README.md").read_text()
     assert "table5_ablation" in index and "fig7_tsne_synthmemo" in index
-    assert "09_dynamic_synthmemo.ipynb" in index
+    assert "09_dynamic_synthmemo.ipynb" in index and "10_personalised_synthmemo.ipynb" in index
     # the dynamic experiment ran, so paper_vs_ours carries the quoted dynamic-MER block
     assert "literature (quoted)" in (res / "tables" / "paper_vs_ours.csv").read_text()
 

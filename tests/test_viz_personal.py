@@ -236,3 +236,19 @@ def test_listener_example_reproduces_the_experiment_and_draws(tiny):
     fig = vp.plot_task_matrix(data, train, held, task)
     img = fig.axes[0].get_images()[0].get_array()
     assert img.shape == (30, len(data.table)) and (img == 3).sum() == 1  # one support song at k = 1
+
+
+def test_results_index_describes_every_personal_file():
+    from damer_lite.report.results_index import describe
+
+    stems = ["personal_annotators_synthmemo", "personal_track_raters_synthmemo", "personal_offsets_synthmemo",
+             "personal_schematic", "personal_task_matrix_synthmemo", "personal_k_shot_synthmemo",
+             "personal_vs_global_synthmemo", "personal_listener_synthmemo", "personal_listener_check_synthmemo",
+             "personal_quoted", "personal_synthmemo", "personal_deam_tasks", "personal_synthmemo_paired",
+             "personal_synthmemo_runs"]
+    for stem in stems:
+        assert describe(stem)[1] == "10_personalised", stem
+    assert "written by `damer-lite personal`" in describe("personal_memo2496")[0]
+    assert "beside the experiment's tasks table" in describe("personal_listener_check_synthmemo")[0]
+    assert "one held-out listener" in describe("personal_listener_synthmemo")[0]
+    assert "quoted" in describe("personal_quoted")[0] and "drawing" in describe("personal_schematic")[0]

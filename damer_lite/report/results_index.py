@@ -47,8 +47,35 @@ KNOWN = [
     ("style_shift", "beyond the paper: train on some timbres, test on others, with and without SAML",
      "05_ablation"),
     ("cross_dataset", "train on one dataset, test on another (zero-shot), all ordered pairs", "05_ablation"),
-    ("personal_", "personalised dynamic MER: the k-shot curve (global, finetune, first-order MAML, oracle) over "
-     "held-out annotators; _tasks per (seed, annotator), _paired vs the global model, _runs timings", ""),
+    # notebook 10_personalised's own figures and tables, before the experiment's four tables (longer prefixes first)
+    ("personal_annotators", "personalised dynamic MER, SynthMemo: each simulated listener's stable bias, scale, "
+     "response time constant and rating noise", "10_personalised"),
+    ("personal_track_raters", "personalised dynamic MER, SynthMemo: one track's latent curve, three raters' curves "
+     "and their noise-free responses (bias, scale, lag); the table: each rater's bias beside their mean gap on "
+     "that track (their reading of the song + noise)", "10_personalised"),
+    ("personal_offsets", "personalised dynamic MER, SynthMemo: the stable bias vs one song's reading (sd per "
+     "dimension), the offset error without adaptation and copying one song, the break-even number of songs",
+     "10_personalised"),
+    ("personal_schematic", "personalised dynamic MER: tasks by annotator and first-order MAML's inner and outer "
+     "loops (a drawing)", "10_personalised"),
+    ("personal_task_matrix", "personalised dynamic MER: who rated which song, training vs held-out listeners, one "
+     "held-out listener's support and query songs", "10_personalised"),
+    ("personal_k_shot", "personalised dynamic MER: the k-shot curve, CCC / RMSE (/ PCC) per method and k, mean ± sd "
+     "over the (held-out annotator, seed) units, n stated (formatted)", "10_personalised"),
+    ("personal_vs_global", "personalised dynamic MER: each method and k minus the global model, paired over the same "
+     "units: mean, 95 % t-interval, minimum detectable difference at 80 % power, p, wins, reading (formatted)",
+     "10_personalised"),
+    ("personal_listener_check", "personalised dynamic MER: the recomputed listener's metrics over all their query "
+     "songs beside the experiment's tasks table", "10_personalised"),
+    ("personal_listener", "personalised dynamic MER: one held-out listener of the showcase seed, a support song and "
+     "a query song, annotated vs global, fine-tuned (k = 1) and oracle curves; per-song metrics",
+     "10_personalised"),
+    ("personal_quoted", "personalised dynamic MER: DSAML's claims as the text at hand words them (it reports no "
+     "numbers), quoted, never beside ours", "10_personalised"),
+    # the four tables of `damer-lite personal` (rule personal_mer), shown by 10_personalised
+    (r"personal_[^_]+(_tasks|_paired|_runs)?$", "personalised dynamic MER: the k-shot curve (global, finetune, "
+     "first-order MAML, oracle) over held-out annotators; _tasks per (seed, annotator), _paired vs the global "
+     "model, _runs timings (written by `damer-lite personal`)", "10_personalised"),
     ("your_music_va", "predictions on the V-A plane (probabilities, not ratings)", "08_your_music"),
     ("your_music_timeline", "windowed predictions over one track", "08_your_music"),
     ("your_music_predictions", "predictions per track and window", "08_your_music"),
@@ -102,7 +129,8 @@ def build(results: Path, profile: str, datasets: list[str]) -> str:
         f"Every file below was written by the pipeline: `{cmd}` (Snakemake profile `{profile}`), datasets: "
         f"{', '.join(datasets)}. Do not edit them by hand; re-run the command instead. Numbers measured on "
         "SynthMemo are this project's own and are not comparable to the paper's (which are quoted, and "
-        "marked as quoted, in `paper_vs_ours`, `table1_datasets` and `dynamic_quoted`).",
+        "marked as quoted, in `paper_vs_ours`, `table1_datasets` and `dynamic_quoted`; `personal_quoted` holds "
+        "DSAML's claims, which the text at hand states without numbers).",
         "",
         f"Training runs: {n_runs} run folders under `runs/<dataset>/<target>/<configuration>/seed<k>/`, and "
         f"{n_semi} of the semi-supervised protocol (part of the training labels hidden) under `runs_semi/`. "

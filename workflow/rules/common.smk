@@ -145,6 +145,7 @@ DYNAMIC_CHECKPOINTS = [f"{RESULTS}/checkpoints/{d}_dynamic.pt" for d in DYNAMIC_
 PERS = P["personal"]
 PERSONAL_DATASETS = [d for d in PERS["datasets"] if d in DATASETS]
 PERSONAL_TABLES = [f"{RESULTS}/tables/personal_{d}.csv" for d in PERSONAL_DATASETS]
+NOTEBOOKS += [f"{NB_OUT}/10_personalised_{d}.ipynb" for d in PERSONAL_DATASETS]
 NOTEBOOKS += [f"{NB_OUT}/09_dynamic_{d}.ipynb" for d in DYNAMIC_DATASETS]
 # beyond-the-paper experiments need SynthMemo's per-track style
 EXTRAS = (

@@ -154,6 +154,36 @@ rule notebook_dynamic_mer:
         "bash {params.script} {input.notebook} {output.notebook} -p dataset {wildcards.dataset} -p root {params.root} "
         "-p seed {params.seed} -p results_dir {params.results} > {log} 2>&1"
 
+rule notebook_personal:
+    # personalised dynamic MER: how the listeners differ, tasks by annotator and first-order MAML on a picture, the
+    # k-shot tables of rule personal_mer, and one held-out listener of the showcase seed recomputed (one global fit
+    # and one adaptation on the feature store)
+    input:
+        table=f"{RESULTS}/tables/personal_{{dataset}}.csv",
+        tasks=f"{RESULTS}/tables/personal_{{dataset}}_tasks.csv",
+        paired=f"{RESULTS}/tables/personal_{{dataset}}_paired.csv",
+        store=lambda w: store_index(w.dataset),
+        data=lambda w: dataset_ready(w.dataset),
+        notebook="notebooks/10_personalised.ipynb",
+    output:
+        notebook=f"{NB_OUT}/10_personalised_{{dataset}}.ipynb",
+        html=f"{NB_OUT}/10_personalised_{{dataset}}.html",
+    log:
+        f"{RESULTS}/logs/10_personalised_{{dataset}}.log",
+    conda:
+        "../envs/damer-lite.yaml"
+    params:
+        root=lambda w: DATASETS[w.dataset],
+        features=lambda w, input: Path(input.store).parent,
+        profile=PERS["train"],
+        seed=SHOW,
+        results=lambda w, output: results_of(output.notebook),
+        script=NOTEBOOK_SH,
+    shell:
+        "bash {params.script} {input.notebook} {output.notebook} -p dataset {wildcards.dataset} -p root {params.root} "
+        "-p features_dir {params.features} -p profile {params.profile} -p seed {params.seed} "
+        "-p results_dir {params.results} > {log} 2>&1"
+
 rule notebook_training_showcase:
     input:
         lambda w: f"{run_dir(w.dataset, 'arousal', 'damer', SHOW)}/04_training.ipynb",
