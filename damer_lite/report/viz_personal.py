@@ -287,12 +287,13 @@ def plot_schematic(meta: MetaConfig | None = None, title: str = ""):
         ax.axis("off")
     # (a) tasks by annotator
     a.set_title("(a) one task = one listener", fontsize=10)
-    rows = [("A01", "training listener", "0.92", "S" + "Q" * 5 + "-" * 2), ("A02", "training listener", "0.92",
-            "-" + "S" + "Q" * 4 + "-" * 2), ("A27", "held-out listener", "#fde3c8", "S" * 3 + "Q" * 5)]
-    for i, (name, kind, color, songs) in enumerate(rows):
+    rows = [("training listener 1", "0.92", "S" + "Q" * 5 + "-" * 2),
+            ("training listener 2", "0.92", "-" + "S" + "Q" * 4 + "-" * 2),
+            ("held-out listener (here k = 3)", "#fde3c8", "S" * 3 + "Q" * 5)]
+    for i, (name, color, songs) in enumerate(rows):
         y = 0.72 - i * 0.27 - (0.04 if i == 2 else 0.0)
         _box(a, 0.02, y, 0.96, 0.2, "", color=color)
-        a.text(0.05, y + 0.14, f"{name} · {kind}", fontsize=8.5, va="center", weight="bold")
+        a.text(0.05, y + 0.14, name, fontsize=8.5, va="center", weight="bold")
         _songs(a, 0.05, y + 0.03, songs)
         note = (f"meta-training task, new draw every outer step:\nS = {m.support} support song, "
                 f"Q = {m.query} query songs") if i < 2 else (
