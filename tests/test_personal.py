@@ -80,13 +80,13 @@ def test_fomaml_samples_training_annotators_only(data, monkeypatch):
     train, test = pers.split_annotators(data.annotators, 0, 0.2)
     glob = pers.fit_global(data, train, dynamic_profile("smoke"), seed=0)
     used = []
-    real = pers._tensors
+    real = pers.support_tensors
 
     def spy(d, std, idx, device):
         used.extend(d.pairs.loc[np.asarray(idx, dtype=int), "annotator"])
         return real(d, std, idx, device)
 
-    monkeypatch.setattr(pers, "_tensors", spy)
+    monkeypatch.setattr(pers, "support_tensors", spy)
     before = {k: v.clone() for k, v in glob.model.state_dict().items()}
     theta, hist = pers.fomaml(glob.model, data, train, glob.standardiser, meta_profile("smoke"), seed=0)
     assert used and set(used) <= set(train)
@@ -100,13 +100,21 @@ def test_adaptation_lowers_the_support_loss_and_k0_is_the_model(data):
     train, test = pers.split_annotators(data.annotators, 0, 0.2)
     glob = pers.fit_global(data, train, dynamic_profile("smoke"), seed=0)
     task = pers.make_task(data, test[0], seed=0, max_shots=3)
-    sm, sc, sy = pers._tensors(data, glob.standardiser, task.support(3), "cpu")
+    sm, sc, sy = pers.support_tensors(data, glob.standardiser, task.support(3), "cpu")
 
     def support_loss(m):
         with torch.no_grad():
             return float(dyn.dynamic_loss(m.eval()(sm, sc)["va"], sy)["loss"])
 
     fast = pers.adapt(glob.model, sm, sc, sy, steps=30, lr=0.05)
+    # with a seed, one adaptation repeats exactly and leaves the global random state alone
+    state = torch.get_rng_state()
+    a1 = pers.adapt(glob.model, sm, sc, sy, steps=5, lr=0.05, seed=pers.adapt_seed(0, test[0], 3, "finetune"))
+    assert torch.equal(state, torch.get_rng_state())
+    torch.rand(3)  # the global state moves; the seeded adaptation does not care
+    a2 = pers.adapt(glob.model, sm, sc, sy, steps=5, lr=0.05, seed=pers.adapt_seed(0, test[0], 3, "finetune"))
+    assert all(torch.equal(v, a2.state_dict()[k]) for k, v in a1.state_dict().items())
+    assert pers.adapt_seed(0, test[0], 3, "finetune") != pers.adapt_seed(0, test[0], 3, "maml")
     assert support_loss(fast) < support_loss(glob.model) - 1e-3
     same = pers.adapt(glob.model, sm[:0], sc[:0], sy[:0], steps=30, lr=0.05)  # k = 0: no step
     np.testing.assert_array_equal(pers.predict_pairs(same, data, glob.standardiser, task.query),

@@ -87,10 +87,11 @@ def _run(data, dataset, cfg, meta, seeds, device, oracle, progress) -> dict[str,
                 rows += _rows(seed, task.annotator, "oracle", 0,
                               pers.task_metrics(pers.oracle_predictions(data, task.query), y), nq)
             for k in meta.shots:
-                support = pers._tensors(data, glob.standardiser, task.support(k), pers.resolve_device(device))
+                support = pers.support_tensors(data, glob.standardiser, task.support(k), pers.resolve_device(device))
                 for method, init in (("finetune", glob.model), ("maml", theta)):
                     fast = pers.adapt(init, *support, meta.inner_steps, meta.inner_lr,
-                                      (cfg.w_ccc, cfg.w_pcc, cfg.w_rmse), meta.grad_clip)
+                                      (cfg.w_ccc, cfg.w_pcc, cfg.w_rmse), meta.grad_clip,
+                                      seed=pers.adapt_seed(seed, task.annotator, k, method))
                     pred = pers.predict_pairs(fast, data, glob.standardiser, task.query, device)
                     rows += _rows(seed, task.annotator, method, k, pers.task_metrics(pred, y), nq)
         info.append({"seed": seed, "train_annotators": len(train_ann), "test_tasks": len(tasks),

@@ -614,8 +614,8 @@ def _listener_example(data, cfg, meta, seed, listener, k, query_index, oracle, d
     glob = pers.fit_global(data, train, cfg, seed, device=device)
     t1 = time.perf_counter()
     support = task.support(k)
-    fast = pers.adapt(glob.model, *pers._tensors(data, glob.standardiser, support, dev), meta.inner_steps,
-                      meta.inner_lr, weights, meta.grad_clip)
+    fast = pers.adapt(glob.model, *pers.support_tensors(data, glob.standardiser, support, dev), meta.inner_steps,
+                      meta.inner_lr, weights, meta.grad_clip, seed=pers.adapt_seed(seed, task.annotator, k, "finetune"))
     t2 = time.perf_counter()
     y = data.targets[task.query]
     preds = {"global": pers.predict_pairs(glob.model, data, glob.standardiser, task.query, device),

@@ -6,7 +6,7 @@ listeners adapts to a new listener from k annotated songs.
     glob = fit_global(data, train_ann, dynamic_profile("quick"), seed=0)   # mean curve of the training annotators
     meta = fomaml(glob.model, data, train_ann, glob.standardise, meta_profile("quick"), seed=0)
     task = make_task(data, "A07", seed=0, max_shots=5)        # support pool (first k used) and query songs
-    pred = predict(adapt(meta, *support_tensors(...), steps, lr), ...)
+    pred = predict_pairs(adapt(meta, *support_tensors(data, std, task.support(1), 'cpu'), 16, 5e-3), ...)
 
 Tasks. A task is one annotator: the songs they rated, each with their own curve (targets (T, 2), the
 annotator's per-second ratings aligned to the song's tokens like the averaged curves, `training.dynamic
@@ -212,26 +212,43 @@ def fit_global(data: RaterData, train_annotators, cfg: DynamicConfig, seed: int,
 
 
 def adapt(model: torch.nn.Module, mel: torch.Tensor, coch: torch.Tensor, y: torch.Tensor, steps: int, lr: float,
-          loss_weights: tuple[float, float, float] = (1.0, 1.0, 1.0), grad_clip: float = 5.0) -> torch.nn.Module:
+          loss_weights: tuple[float, float, float] = (1.0, 1.0, 1.0), grad_clip: float = 5.0,
+          seed: int | None = None) -> torch.nn.Module:
     """A copy of `model` after `steps` SGD steps at `lr` on the dynamic loss of the support songs (all at once).
 
     mel (k, N_mel, T), coch (k, N_coch, T) standardised, y (k, T, 2) on the model's device. k = 0 or steps = 0:
-    an unchanged copy. The copy is in train mode while adapting (as in meta-training) and returned in eval mode."""
+    an unchanged copy. The copy is in train mode while adapting (as in meta-training: dropout on) and returned
+    in eval mode. With `seed`, the dropout masks come from a generator seeded with it (the global random state
+    is left as it was), so one adaptation can be repeated on its own (`adapt_seed`); without, from the global
+    random state (meta-training's inner loops)."""
     fast = copy.deepcopy(model)
     if len(y) == 0 or steps == 0:
         return fast.eval()
     fast.train()
     opt = torch.optim.SGD(fast.parameters(), lr=lr)
-    for _ in range(steps):
-        loss = dyn.dynamic_loss(fast(mel, coch)["va"], y, *loss_weights)["loss"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(fast.parameters(), grad_clip)
-        opt.step()
+    devices = [y.device.index or 0] if y.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+        if seed is not None:
+            torch.manual_seed(seed)
+        for _ in range(steps):
+            loss = dyn.dynamic_loss(fast(mel, coch)["va"], y, *loss_weights)["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(fast.parameters(), grad_clip)
+            opt.step()
     return fast.eval()
 
 
-def _tensors(data: RaterData, std: Standardiser, pair_idx, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def adapt_seed(seed: int, annotator: str, k: int, method: str = "") -> int:
+    """The seed of one evaluation adaptation (seed, held-out annotator, k, method): fixed, so that a notebook
+    can repeat exactly the adaptation the experiment scored."""
+    return int(np.random.default_rng([seed, int(k), *annotator.encode(), *method.encode()]).integers(2**31 - 1))
+
+
+def support_tensors(data: RaterData, std: Standardiser, pair_idx, device
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(mel, coch) standardised with `std` and the targets of these pairs' songs, on `device`:
+    (n, N_mel, T), (n, N_coch, T), (n, T, 2)."""
     songs = data.pairs["song"].to_numpy()[np.asarray(pair_idx, dtype=int)]
     xm, xc = std(data.mel[songs], data.coch[songs])
     return xm.to(device), xc.to(device), torch.from_numpy(data.targets[np.asarray(pair_idx, dtype=int)]).to(device)
@@ -266,10 +283,10 @@ def fomaml(model: torch.nn.Module, data: RaterData, train_annotators, std: Stand
         losses = []
         for a in batch:
             pick = rng.choice(songs[a], size=meta.support + meta.query, replace=False)
-            fast = adapt(theta, *_tensors(data, std, pick[:meta.support], dev), meta.inner_steps, meta.inner_lr,
+            fast = adapt(theta, *support_tensors(data, std, pick[:meta.support], dev), meta.inner_steps, meta.inner_lr,
                          loss_weights, meta.grad_clip)
             fast.train()
-            qm, qc, qy = _tensors(data, std, pick[meta.support:], dev)
+            qm, qc, qy = support_tensors(data, std, pick[meta.support:], dev)
             loss = dyn.dynamic_loss(fast(qm, qc)["va"], qy, *loss_weights)["loss"]
             fast.zero_grad(set_to_none=True)
             loss.backward()
@@ -290,7 +307,7 @@ def fomaml(model: torch.nn.Module, data: RaterData, train_annotators, std: Stand
 def predict_pairs(model: torch.nn.Module, data: RaterData, std: Standardiser, pair_idx, device=None) -> np.ndarray:
     """(len(pair_idx), T, 2) predictions of `model` for the songs of these pairs (eval mode, fp32)."""
     dev = resolve_device(device)
-    xm, xc, _ = _tensors(data, std, pair_idx, dev)
+    xm, xc, _ = support_tensors(data, std, pair_idx, dev)
     return dyn.predict_steps(model, xm, xc, dev)
 
 

@@ -177,6 +177,7 @@ rule personal_mer:
         table=f"{RESULTS}/tables/personal_{{dataset}}.csv",
         tasks=f"{RESULTS}/tables/personal_{{dataset}}_tasks.csv",
         paired=f"{RESULTS}/tables/personal_{{dataset}}_paired.csv",
+        runs=f"{RESULTS}/tables/personal_{{dataset}}_runs.csv",
     log:
         f"{RESULTS}/logs/personal_{{dataset}}.log",
     conda:
