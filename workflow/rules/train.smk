@@ -139,6 +139,7 @@ rule style_shift:
 rule dynamic_mer:
     # dynamic MER: the dual-scale regressor, DAMER's encoder with a per-step head and the per-frame ridge baseline,
     # same track-level splits, every seed of the profile's `dynamic` entry, in one process (docs/dmer.md)
+    priority: 30  # a long single-core job: started beside the grid, so that it does not trail at the end
     input:
         store=lambda w: store_index(w.dataset),
     output:
@@ -171,6 +172,7 @@ rule dynamic_mer:
 rule personal_mer:
     # personalised dynamic MER: the k-shot curve (global, finetune, first-order MAML, oracle) over held-out
     # annotators, every seed of the profile's `personal` entry, in one process (docs/personalize.md)
+    priority: 30  # the longest single-core job after the grid: started early, not at the end
     input:
         store=lambda w: store_index(w.dataset),
     output:
