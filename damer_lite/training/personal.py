@@ -113,7 +113,7 @@ def rater_data(features_dir, manifest: pd.DataFrame | None = None, min_songs: in
     rows = man.loc[table["track_id"].astype(str)].reset_index()
     t = mel.shape[2]
     pairs, targets = [], []
-    no_raters = []
+    no_raters, no_token = [], []
     dataset, root = "", ""
     for i, lab in enumerate(dlabels.iter_labels(rows, raters=True)):
         dataset = dataset or lab.dataset
@@ -130,6 +130,8 @@ def rater_data(features_dir, manifest: pd.DataFrame | None = None, min_songs: in
             if n_valid:
                 pairs.append((str(ann), i, n_valid))
                 targets.append(y)
+            else:  # no token with both valence and arousal of this annotator (e.g. one dimension only)
+                no_token.append((str(ann), lab.track_id))
     if not pairs:
         raise ValueError(f"{features_dir}: no per-annotator curves (published for memo2496, synthmemo and deam "
                          "only)")
@@ -145,8 +147,13 @@ def rater_data(features_dir, manifest: pd.DataFrame | None = None, min_songs: in
     if no_raters:
         print(f"{features_dir}: {len(no_raters)} of {len(table)} songs have no per-annotator curves",
               file=sys.stderr)
+    if no_token:
+        shown = ", ".join(f"{a} on {t}" for a, t in no_token[:5])
+        print(f"{features_dir}: {len(no_token)} (annotator, song) curves left out: no token has both valence and "
+              f"arousal ({shown}{', ...' if len(no_token) > 5 else ''})", file=sys.stderr)
     return RaterData(mel, coch, table, p, y, dataset=dataset, root=root,
-                     skipped={"songs_without_raters": no_raters, "annotators_too_few_songs": list(few.index)})
+                     skipped={"songs_without_raters": no_raters, "annotators_too_few_songs": list(few.index),
+                              "curves_without_a_labelled_token": no_token})
 
 
 def split_annotators(annotators, seed: int, test_share: float = 0.2) -> tuple[list[str], list[str]]:
