@@ -240,3 +240,12 @@ def test_reference_curves_and_windows_from_a_synthmemo_folder(tmp_path):
     assert wins["#1"]["ref_arousal"].iloc[0] == pytest.approx(by_hand.mean().iloc[:2].mean())  # [0, 2) = 2 samples
     assert wins["#3"]["ref_arousal"].isna().all()  # no reference for a file outside the dataset
     assert vp.reference_curves(ids, None) == {}
+
+
+def test_results_index_describes_the_new_tables():
+    from damer_lite.report.results_index import describe
+
+    assert "Spearman" in describe("your_music_timeline_agreement_synthmemo")[0]  # not the timeline figure's entry
+    assert "windowed predictions" in describe("your_music_timeline_synthmemo")[0]
+    assert "short ids" in describe("your_music_ids_synthmemo")[0]
+    assert describe("your_music_ids_synthmemo")[1] == "08_your_music"
