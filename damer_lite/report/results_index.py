@@ -77,6 +77,10 @@ KNOWN = [
      "first-order MAML, oracle) over held-out annotators; _tasks per (seed, annotator), _paired vs the global "
      "model, _runs timings (written by `damer-lite personal`)", "10_personalised"),
     ("your_music_va", "predictions on the V-A plane (probabilities, not ratings)", "08_your_music"),
+    ("your_music_ids", "short ids #1..#n of the predicted files: file, span, P, 2P-1 and the static labels where "
+     "they exist", "08_your_music"),
+    ("your_music_timeline_agreement", "window predictions vs the raters' curve averaged over the same windows: "
+     "sign agreement and Spearman rho per file and pooled", "08_your_music"),
     ("your_music_timeline", "windowed predictions over one track", "08_your_music"),
     ("your_music_predictions", "predictions per track and window", "08_your_music"),
     ("reliability_", "reliability diagrams of the exported checkpoints, raw vs temperature-calibrated, on the "
