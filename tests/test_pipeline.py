@@ -32,6 +32,8 @@ EXPECTED_TABLES = [
     "personal_annotators_synthmemo", "personal_track_raters_synthmemo", "personal_offsets_synthmemo",
     "personal_k_shot_synthmemo", "personal_vs_global_synthmemo", "personal_listener_synthmemo",
     "personal_listener_check_synthmemo", "personal_quoted",
+    # notebook 08: the ids of the predicted files and the timelines against the raters' curves
+    "your_music_ids_synthmemo", "your_music_timeline_agreement_synthmemo",
 ]
 EXPECTED_FIGURES = [
     "fig1_annotators_synthmemo", "fig2_circumplex_synthmemo", "fig3_calibration_synthmemo",
