@@ -188,3 +188,40 @@ def test_plot_track_curves_draws_everything():
     only = vc.plot_track_curves(frame, ratings)  # no lags: the curves alone
     assert len(only.axes) == 2
     plt.close(only)
+
+
+def synthetic_track(n_raters=4, seconds=24, lag=1):
+    """Raters who follow a latent curve exactly `lag` steps late (plus a constant offset each)."""
+    t = np.arange(seconds, dtype=float)
+    lat = np.where(t < 12, 0.0, 0.6) + 0.1 * np.sin(t)
+    latent = pd.DataFrame({"song_id": "5", "time_s": t, "valence": lat, "arousal": -lat})
+    rows = []
+    for k in range(n_raters):
+        late = np.r_[np.zeros(lag), lat[:-lag]]
+        rows += [{"song_id": "5", "annotator_id": f"A{k}", "time_s": s, "valence": late[i] + 0.05 * k,
+                  "arousal": -late[i]} for i, s in enumerate(t)]
+    manifest = pd.DataFrame({"track_id": ["5"], "audio_path": ["5.flac"], "duration_s": [24.0]})
+    return pd.DataFrame(rows), latent, manifest
+
+
+def test_one_track_and_lag_table():
+    ratings, latent, manifest = synthetic_track(lag=1)
+    ann = pd.DataFrame({"annotator_id": ["A0", "A1", "A2", "A3"], "lag_s": [1.0] * 4})
+    tr = vc.one_track(ratings, manifest, latent, None)
+    assert tr["song_id"] == "5" and tr["audio_path"] == "5.flac"
+    assert tr["excerpt"] == (7.0, 17.0)  # the step at 12 s, a 10 s excerpt centred on it
+    # exactly one step late and 0 s at the peak's neighbours are not symmetric: within a step of 1
+    assert abs(tr["lags"]["valence"].lag_s - 1.0) < 0.5 and tr["lags"]["valence"].r_peak == pytest.approx(1.0)
+    table = vc.lag_table(tr).set_index("dimension")
+    assert table.loc["arousal", "pooled_tracks"] == 1
+    assert np.isnan(table.loc["valence", "noise_free_lag_s"])  # no annotators: undefined, not 0
+    assert np.isnan(table.loc["valence", "simulated_mean_delay_s"])
+    with_ann = vc.lag_table(vc.one_track(ratings, manifest, latent, ann.assign(
+        sex="F", age=20, instrument="piano", cohort=0, bias_v=0.0, bias_a=0.0, scale=1.0, noise=0.1,
+        initial_noise=0.1))).set_index("dimension")
+    assert with_ann.loc["valence", "simulated_mean_delay_s"] == pytest.approx(1 / (np.e - 1))
+    assert np.isfinite(with_ann.loc["valence", "noise_free_lag_s"])
+    # without the simulation truth: the raters' mean curve picks the track, nothing about a lag
+    plain = vc.one_track(ratings, manifest)
+    assert plain["lags"] == {} and plain["song_id"] == "5"
+    assert vc.lag_table(plain)["track_lag_s"].isna().all()

@@ -236,6 +236,67 @@ def noise_free_mean(latent_track: pd.DataFrame, annotators: pd.DataFrame, raters
     return pd.DataFrame({"time_s": lt["time_s"].to_numpy(float), "valence": mean[:, 0], "arousal": mean[:, 1]})
 
 
+def one_track(ratings: pd.DataFrame, manifest: pd.DataFrame | None = None, latent: pd.DataFrame | None = None,
+              annotators: pd.DataFrame | None = None, song_id=None, excerpt_s: float = 10.0,
+              max_lag_s: float = MAX_LAG_S, skip_s: float = SKIP_S) -> dict:
+    """Everything the notebook shows about one track's emotion over time, in one call.
+
+    The track is `song_id`, else `moving_track` of the latent curves (SynthMemo) or, without them, of the
+    raters' mean curves. Returns {song_id, ratings (that track's rows), frame (`track_curves`), excerpt
+    (start_s, end_s) of `excerpt_s` seconds around the largest change (`excerpt_start`; needs the manifest's
+    duration_s), audio_path (from the manifest, else None), and with `latent`: lags and pooled ({dim:
+    `curve_lag` / `pooled_lag`}), expected ({dim: `curve_lag` of `noise_free_mean`}, needs `annotators`) and
+    delay_s (`expected_delay`); those are {} / NaN without the simulation truth}."""
+    dims = list(DIMS)
+    means = ratings.groupby(["song_id", "time_s"], as_index=False)[dims].mean()
+    source = latent if latent is not None else means
+    sid = str(song_id) if song_id is not None else moving_track(source.astype({"song_id": str}), skip_s)
+    mine = ratings[ratings["song_id"].astype(str) == sid]
+    frame = track_curves(ratings, sid, latent)
+    out = {"song_id": sid, "ratings": mine, "frame": frame, "excerpt": None, "audio_path": None,
+           "lags": {}, "pooled": {}, "expected": {}, "delay_s": float("nan"), "skip_s": skip_s}
+    if manifest is not None:
+        row = manifest[manifest["track_id"].astype(str) == sid]
+        if len(row):
+            dur = float(row["duration_s"].iloc[0])
+            curve = (latent[latent["song_id"].astype(str) == sid] if latent is not None
+                     else means[means["song_id"].astype(str) == sid])
+            start = excerpt_start(curve, dur, excerpt_s)
+            out["excerpt"] = (start, min(start + excerpt_s, dur))
+            out["audio_path"] = row["audio_path"].iloc[0]
+    if latent is not None:
+        out["lags"] = {d: curve_lag(frame[f"latent_{d}"], frame[f"{d}_mean"], max_lag_s=max_lag_s, skip_s=skip_s)
+                       for d in DIMS}
+        out["pooled"] = {d: pooled_lag(ratings, latent, d, max_lag_s=max_lag_s, skip_s=skip_s) for d in DIMS}
+        if annotators is not None:
+            who = list(pd.unique(mine["annotator_id"]))
+            nf = noise_free_mean(latent[latent["song_id"].astype(str) == sid], annotators, who)
+            lt = latent[latent["song_id"].astype(str) == sid].sort_values("time_s")
+            out["expected"] = {d: curve_lag(lt[d].to_numpy(float), nf[d].to_numpy(float), max_lag_s=max_lag_s,
+                                            skip_s=skip_s) for d in DIMS}
+            out["delay_s"] = expected_delay(annotators, who)
+    return out
+
+
+def lag_table(track: dict) -> pd.DataFrame:
+    """One row per dimension from `one_track`: this track's peak lag and r, where the estimator lands on the
+    noise-free simulated mean, the simulated raters' mean delay, and the pooled lag over every track with its
+    95 % bootstrap interval and number of tracks. Seconds; NaN where undefined (shown as "—" by
+    `viz.dash_missing`)."""
+    nan = float("nan")
+    rows = []
+    for d in DIMS:
+        lag, exp, pool = track["lags"].get(d), track["expected"].get(d), track["pooled"].get(d)
+        rows.append({
+            "dimension": d, "track": track["song_id"],
+            "track_lag_s": lag.lag_s if lag else nan, "track_r_peak": lag.r_peak if lag else nan,
+            "noise_free_lag_s": exp.lag_s if exp else nan, "simulated_mean_delay_s": track["delay_s"],
+            "pooled_lag_s": pool.lag_s if pool else nan, "pooled_ci_low_s": pool.ci[0] if pool else nan,
+            "pooled_ci_high_s": pool.ci[1] if pool else nan, "pooled_tracks": len(pool.per_track) if pool else 0,
+        })
+    return pd.DataFrame(rows)
+
+
 # -------------------------------------------------------------------------------------- the figure
 def _lag_text(dim: str, lag_s: float, r: float) -> str:
     return f"{dim}: peak {fmt(lag_s, 1, signed=True)} s (r {fmt(r)})"
