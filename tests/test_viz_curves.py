@@ -225,3 +225,12 @@ def test_one_track_and_lag_table():
     plain = vc.one_track(ratings, manifest)
     assert plain["lags"] == {} and plain["song_id"] == "5"
     assert vc.lag_table(plain)["track_lag_s"].isna().all()
+
+
+def test_results_index_describes_the_new_files():
+    from damer_lite.report.results_index import describe
+
+    what, notebook = describe("track_curves_synthmemo")
+    assert "per-second ratings" in what and notebook == "01_data"
+    what, notebook = describe("response_lag_synthmemo")
+    assert "response lag" in what and notebook == "01_data"
