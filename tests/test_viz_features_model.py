@@ -187,3 +187,25 @@ def test_profile_models_columns():
     assert models["smoke, token_axis=time"].token_axis == "time"
     table = vm.parameter_table(models)
     assert list(table.columns) == ["module", *models]
+
+
+def test_loader_window_and_rule_text():
+    assert vf.loader_window("synthmemo") == (3.0, 60.0)
+    assert vf.loader_window("memo2496") == (15.0, 60.0)
+    assert vf.loader_window("pmemo") is None
+    text = vf.window_rule_text((3.0, 60.0))
+    # 3 / 63 = 4.76 %: a 21 s track gets [1, 21]
+    assert text == ("a track of at least 63 s: 3–63 s; a shorter track of d s: [3·d/63, d], i.e. the first 4.8% "
+                    "skipped and the rest to the end")
+
+
+def test_windows_figure_with_the_loaders_own_window():
+    d = np.array([17.0, 21.0, 23.0])
+    df = pd.DataFrame({"duration_s": d, "window_start_s": 3 * d / 63, "window_end_s": d})
+    fig = vf.windows_figure(df, dataset_window=(3.0, 60.0))
+    ax0, ax1 = fig.axes
+    rule = [ln for ln in ax0.get_lines() if ln.get_label().startswith("this dataset's loader")][0]
+    np.testing.assert_allclose(rule.get_ydata()[rule.get_xdata() < 63], rule.get_xdata()[rule.get_xdata() < 63] / 21)
+    assert not any("shift" in t.get_text() for t in ax0.texts) and "shift" not in ax0.get_title()
+    assert "n = 3 tracks" in ax1.get_title() and "starts 0.81–1.10 s" in ax1.get_title()
+    plt.close(fig)

@@ -10,8 +10,10 @@ against a real download from this project, see docs/paper_notes.md):
     valence_all_std.csv, arousal_all_std.csv   same shape, the raters' standard deviation (optional)
     Label_pseudonymous.json            [{MID, AnnotatorID, V: [...], A: [...]}] per-annotator, 1 Hz (optional)
 
-Static label = mean of the 1 Hz average curve over the analysis window (paper §III-C: 15-75 s; shifted or
-shrunk for shorter tracks by `manifest.analysis_window`, and recorded per track).
+Static label = mean of the 1 Hz average curve over the analysis window (paper §III-C: 15-75 s; a track of
+d < 75 s gets [15·d/75, d], the same share of skipped onset to the track's end, by
+`manifest.analysis_window`; recorded per track). SynthMemo's loader asks for 3-63 s instead, so its ~20 s
+tracks get [3·d/63, d]: about the first second skipped.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ AUDIO_DIR = "MusicRawData"
 INFO_FILE = "songs_info_all.csv"
 AUDIO_EXTS = (".mp3", ".flac", ".wav", ".ogg")
 DEFAULT_WINDOW = (15.0, 60.0)  # (start_s, length_s), paper §III-C
-SYNTH_WINDOW = (3.0, 60.0)  # SynthMemo tracks are ~20 s; skip the raters' first seconds of cursor travel
+SYNTH_WINDOW = (3.0, 60.0)  # SynthMemo: its ~20 s tracks are < 63 s, so they get [3·d/63, d] (about 1 s skipped)
 MIN_DURATION_S = 3.0
 _SAMPLE_COL = re.compile(r"^sample_(\d+)ms$")
 

@@ -24,6 +24,10 @@ KNOWN = [
     ("fig1_annotators", "Fig. 1 analogue: annotator specialisations, sex and age", "01_data"),
     ("fig2_circumplex", "Fig. 2 analogue: static labels on the V-A circumplex", "01_data"),
     ("fig3_calibration", "Fig. 3 analogue: calibration distances and the 0.25 criterion", "01_data"),
+    ("track_curves", "one track's per-second ratings: every rater, mean ± sd, the latent curve (SynthMemo) and the "
+     "raters' response lag by cross-correlation, this track and pooled over every track", "01_data"),
+    ("response_lag", "the raters' response lag per dimension: one track's peak, the noise-free simulated "
+     "expectation and mean delay, the pooled peak with its 95 % bootstrap interval", "01_data"),
     ("feature_windows", "the analysis-window rule and each track's window", "02_features"),
     ("features_", "log-Mel vs cochleagram of a high- and a low-arousal track", "02_features"),
     ("feature_extraction", "feature extraction throughput", "02_features"),

@@ -222,47 +222,73 @@ def views_figure(views: list[dict], cfg: FeatureConfig, title: str = ""):
     return fig
 
 
+def loader_window(dataset: str) -> tuple[float, float] | None:
+    """The (start_s, length_s) window a loader applies by default (`manifest.analysis_window`): Memo2496's
+    15-75 s and SynthMemo's own; None for the loaders whose default is the whole clip or excerpt (PMEmo,
+    emoMusic, DEAM), which record their windows in the manifest as well."""
+    from damer_lite.datasets import memo2496
+
+    return {"memo2496": memo2496.DEFAULT_WINDOW, "synthmemo": memo2496.SYNTH_WINDOW}.get(dataset.lower())
+
+
+def window_rule_text(window: tuple[float, float]) -> str:
+    """The rule of `manifest.analysis_window` for a requested (start_s, length_s), in words."""
+    start, length = window
+    end = start + length
+    share = start / end if end > 0 else 0.0
+    return (f"a track of at least {end:g} s: {start:g}–{end:g} s; a shorter track of d s: "
+            f"[{start:g}·d/{end:g}, d], i.e. the first {share:.1%} skipped and the rest to the end")
+
+
 def windows_figure(manifest: pd.DataFrame, paper_window: tuple[float, float] = PAPER_WINDOW,
-                   max_duration_s: float = 300.0):
-    """Left: the paper's 15-75 s window as a function of track duration (shift, then shrink; log duration
-    axis), with this dataset's windows as dots. Right: each track's window from the manifest
+                   max_duration_s: float = 300.0, dataset_window: tuple[float, float] | None = None):
+    """Left: the analysis window of `manifest.analysis_window` as a function of track duration (log axis):
+    the paper's 15-75 s (orange band) and, when `dataset_window` differs from it, the dataset loader's own
+    request (blue band, e.g. SynthMemo's), with this dataset's windows from the manifest as dots. A track at
+    least start + length long gets the full window; a shorter one of d s gets [start·d/(start + length), d]
+    (the same share of skipped onset, to the end of the track); dotted verticals at start + length.
+    Right: each track's window from the manifest
     (window_start_s, window_end_s), tracks sorted by duration. 2 axes."""
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 4.4), gridspec_kw={"width_ratios": [1, 1.2]})
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1.2, 1]})
     start, length = paper_window
     m = manifest.dropna(subset=["duration_s", "window_start_s", "window_end_s"])
     max_duration_s = max(max_duration_s, 1.1 * float(m["duration_s"].max()) if len(m) else 0.0)
     dur = np.geomspace(1.0, max_duration_s, 600)
+    end = start + length
     win = np.array([analysis_window(d, start, length) for d in dur])  # (600, 2)
-    ax0.fill_between(dur, win[:, 0], win[:, 1], color="tab:orange", alpha=0.35,
-                     label=f"paper window ({start:g}–{start + length:g} s)")
+    ax0.fill_between(dur, win[:, 0], win[:, 1], color="tab:orange", alpha=0.3,
+                     label=f"paper: {start:g}–{end:g} s; shorter d: [{start:g}·d/{end:g}, d]")
+    ax0.axvline(end, color="tab:orange", ls=":", lw=1)
     ax0.plot(dur, dur, color="0.4", lw=1, label="track end")
-    top = max(1.15 * (start + length), 1.05 * float(m["window_end_s"].max()) if len(m) else 0.0)
-    for x in (length, start + length):
-        ax0.axvline(x, color="0.5", ls=":", lw=1)
-    for x, text in ((length / 2.5, f"shrunk (< {length:g} s)"), (math.sqrt(length * (start + length)), "shifted"),
-                    (2.2 * (start + length), f"full (≥ {start + length:g} s)")):
-        ax0.text(x, top * 0.97, text, fontsize=8, color="0.3", ha="center", va="top",
-                 rotation=90 if text == "shifted" else 0)
-    ax0.scatter(m["duration_s"], m["window_start_s"], s=6, color="tab:blue", label="this dataset: window start")
+    if dataset_window is not None and tuple(map(float, dataset_window)) != tuple(map(float, paper_window)):
+        ds, dl = dataset_window
+        dwin = np.array([analysis_window(d, ds, dl) for d in dur])  # (600, 2)
+        ax0.plot(dur, dwin[:, 0], color="tab:blue", ls="--", lw=1.3,
+                 label=f"this dataset's loader: {ds:g}–{ds + dl:g} s; shorter d: [{ds:g}·d/{ds + dl:g}, d]")
+        ax0.plot(dur, dwin[:, 1], color="tab:blue", ls="--", lw=1.3)
+        ax0.axvline(ds + dl, color="tab:blue", ls=":", lw=1)
+    top = max(1.15 * end, 1.05 * float(m["window_end_s"].max()) if len(m) else 0.0)
+    ax0.scatter(m["duration_s"], m["window_start_s"], s=6, color="navy", label="this dataset: window start")
     ax0.scatter(m["duration_s"], m["window_end_s"], s=6, color="tab:purple", label="this dataset: window end")
     ax0.set_xscale("log")
     ax0.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax0.set_xticks([t for t in (1, 3, 10, 30, 100, 300, 1000, 3000) if t <= max_duration_s])
-    ax0.set_xlabel("track duration (s, log scale)")
+    ax0.set_xlabel("track duration d (s, log scale)")
     ax0.set_ylabel("seconds into the track")
-    ax0.set_title("the window rule: shifted, then shrunk, for short tracks", fontsize=10)
+    ax0.set_title("the window rule: full window, or the same share of onset skipped", fontsize=10)
     ax0.set_xlim(1, max_duration_s)
     ax0.set_ylim(0, top)
-    ax0.legend(fontsize=8, loc="center left")
+    ax0.legend(fontsize=7.5, loc="upper left")
 
     m = manifest.sort_values("duration_s").reset_index(drop=True)
     y = np.arange(len(m))
     ax1.hlines(y, 0, m["duration_s"], color="0.8", lw=1.2, label="track")
-    ax1.hlines(y, m["window_start_s"], m["window_end_s"], color="tab:orange", lw=1.2, label="window used")
+    ax1.hlines(y, m["window_start_s"], m["window_end_s"], color="tab:blue", lw=1.2, label="window used")
     ax1.set_xlabel("seconds into the track")
     ax1.set_ylabel("tracks, sorted by duration")
     length_used = (m["window_end_s"] - m["window_start_s"]).median()
-    ax1.set_title(f"{len(m)} tracks: manifest windows (median {length_used:.1f} s)", fontsize=10)
+    ax1.set_title(f"n = {len(m)} tracks: manifest windows, starts {m['window_start_s'].min():.2f}–"
+                  f"{m['window_start_s'].max():.2f} s, median length {length_used:.1f} s", fontsize=10)
     ax1.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
