@@ -224,3 +224,14 @@ def test_claims_rows_and_verdicts():
     assert {"ci95 low", "ci95 high", "mdd80 (pp)"} <= set(c.columns)
     empty = tables.claims(tables.paired_table(toy_runs(n_seeds=5).iloc[:0]))  # nothing to compare
     assert empty.empty and list(empty.columns) == list(c.columns)
+
+
+def test_saved_markdown_shows_undefined_as_a_dash_and_the_csv_keeps_it_empty(tmp_path):
+    from damer_lite.report import save_table
+
+    df = pd.DataFrame({"mean": [0.5, 0.25], "sd": [0.125, float("nan")], "note": ["a", None], "n": [3, 1]})
+    csv, md = save_table(df, "t", tmp_path)
+    rows = md.read_text().splitlines()
+    assert [c.strip() for c in rows[2].split("|")[1:-1]] == ["0.500", "0.125", "a", "3"]
+    assert [c.strip() for c in rows[3].split("|")[1:-1]] == ["0.250", "—", "—", "1"]
+    assert csv.read_text().splitlines()[2] == "0.25,,,1"

@@ -15,12 +15,14 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 def save_table(df: pd.DataFrame, name: str, out_dir, floatfmt: str = ".3f") -> list[Path]:
-    """Write `df` to OUT/tables/NAME.csv and NAME.md; returns the paths."""
+    """Write `df` to OUT/tables/NAME.csv and NAME.md; returns the paths. Missing values stay empty in the CSV
+    and read "—" in the Markdown (undefined, e.g. the sd of one seed, is not zero)."""
     tdir = Path(out_dir) / "tables"
     tdir.mkdir(parents=True, exist_ok=True)
     csv, md = tdir / f"{name}.csv", tdir / f"{name}.md"
     _atomic_write_text(csv, df.to_csv(index=False))
-    _atomic_write_text(md, df.to_markdown(index=False, floatfmt=floatfmt) + "\n")
+    shown = df.astype(object).where(df.notna(), None)  # tabulate writes `missingval` for None only
+    _atomic_write_text(md, shown.to_markdown(index=False, floatfmt=floatfmt, missingval="—") + "\n")
     return [csv, md]
 
 
