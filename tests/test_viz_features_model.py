@@ -145,22 +145,82 @@ def test_trace_time_tokens_and_no_dsaf():
     assert vm.trace_table(steps, "layer1.mel.mha.Q")["equation"].item() == "self-attn"
 
 
-def test_attention_figure_and_summary(smoke_model):
+def _fake_out(rows_mel: list[list[float]], rows_coch: list[list[float]]) -> dict:
+    """A one-layer, one-track `return_attention` output with the given (head-averaged) weights."""
+    return {"attn_mel": [torch.tensor([rows_mel], dtype=torch.float64)],
+            "attn_coch": [torch.tensor([rows_coch], dtype=torch.float64)]}
+
+
+# Mel <- Coch: 2 Mel queries x 4 Coch keys; Coch <- Mel: 4 Coch queries x 2 Mel keys
+PEAKED = _fake_out([[0.5, 0.25, 0.125, 0.125], [0.25, 0.25, 0.25, 0.25]],
+                   [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5], [0.75, 0.25]])
+UNIFORM = _fake_out([[0.25] * 4] * 2, [[0.5, 0.5]] * 4)
+
+
+def test_uniform_deviation_by_hand():
+    w = np.array([[0.5, 0.25, 0.125, 0.125]])  # N_keys = 4: w·N = 2, 1, 0.5, 0.5
+    np.testing.assert_allclose(vm.uniform_ratio(w), [[2.0, 1.0, 0.5, 0.5]])
+    np.testing.assert_allclose(vm.uniform_deviation(w), [[1.0, 0.0, -1.0, -1.0]])
+    assert np.isfinite(vm.uniform_deviation(np.array([[1.0, 0.0]]))).all()  # a zero weight is floored
+
+
+def test_attention_uniformity_by_hand():
+    table = vm.attention_uniformity({"peaked": PEAKED, "uniform": UNIFORM})
+    assert list(table["direction"]) == ["Mel ← Coch", "Coch ← Mel"] * 2
+    peaked = table[table["model"] == "peaked"].set_index("direction")
+    assert peaked.loc["Mel ← Coch", "max_wN"] == pytest.approx(2.0)
+    assert peaked.loc["Mel ← Coch", "min_wN"] == pytest.approx(0.5)
+    # row 1: 0.5·1 + 0.25·0 + 2·0.125·(-1) = 0.25 bits; row 2 uniform: 0 -> mean 0.125
+    assert peaked.loc["Mel ← Coch", "kl_bits"] == pytest.approx(0.125)
+    # Coch <- Mel: rows 1-3 uniform, row 4: 0.75·log2(1.5) + 0.25·log2(0.5); mean over 4 rows
+    assert peaked.loc["Coch ← Mel", "kl_bits"] == pytest.approx((0.75 * np.log2(1.5) - 0.25) / 4)
+    assert peaked.loc["Coch ← Mel", "max_wN"] == pytest.approx(1.5)
+    # queries vs the mean row (0.375, 0.25, 0.1875, 0.1875): both rows are 0.5·log2(4/3) - 0.25·log2(3/2) bits away
+    assert peaked.loc["Mel ← Coch", "query_kl_bits"] == pytest.approx(0.5 * np.log2(4 / 3) - 0.25 * np.log2(1.5))
+    uniform = table[table["model"] == "uniform"]
+    assert np.allclose(uniform[["max_wN", "min_wN"]], 1.0)
+    assert np.allclose(uniform[["kl_bits", "query_kl_bits"]], 0.0)
+    assert "n_tracks" not in table  # one track: no across-track columns
+
+
+def test_query_kl_is_zero_when_all_queries_agree():
+    same = _fake_out([[0.7, 0.1, 0.1, 0.1]] * 3, [[0.9, 0.1]] * 4)  # far from uniform, identical rows
+    table = vm.attention_uniformity({"same": same})
+    assert (table["kl_bits"] > 0.5).all() and np.allclose(table["query_kl_bits"], 0.0)
+
+
+def test_attention_uniformity_across_tracks():
+    two = {"attn_mel": [torch.cat([PEAKED["attn_mel"][0], UNIFORM["attn_mel"][0]])],
+           "attn_coch": [torch.cat([PEAKED["attn_coch"][0], UNIFORM["attn_coch"][0]])]}
+    table = vm.attention_uniformity({"m": two}, item=1).set_index("direction")
+    assert table.loc["Mel ← Coch", "max_wN"] == pytest.approx(1.0)  # track 1 is uniform
+    assert table.loc["Mel ← Coch", "n_tracks"] == 2
+    assert table.loc["Mel ← Coch", "max_wN_median_tracks"] == pytest.approx(1.5)  # median of 2 and 1
+    assert table.loc["Mel ← Coch", "max_wN_max_tracks"] == pytest.approx(2.0)
+
+
+def test_attention_deviation_figure_shares_one_symmetric_scale(smoke_model):
     model, mel, coch = smoke_model
     with torch.no_grad():
-        out = model(mel[:1], coch[:1], return_attention=True)
+        out = model(mel, coch, return_attention=True)
     n_layers = len(model.encoder.layers)
-    fig = vm.attention_figure(out, np.linspace(50, 4000, 12), np.linspace(50, 4000, 10), title="untrained")
+    outs = {"untrained": out, "peaked": PEAKED}
+    limit = vm.deviation_limit(outs)
+    assert limit == pytest.approx(max(1.0, max(np.log2(float(w.max()) * w.shape[-1]) for w in
+                                               out["attn_mel"] + out["attn_coch"])))  # PEAKED's largest is 1
+    fig = vm.attention_deviation_figure(outs, np.linspace(50, 4000, 12), np.linspace(50, 4000, 10), item=0)
     axes = _data_axes(fig)
-    assert len(axes) == n_layers * 2
-    for i in range(n_layers):  # row i: Mel <- Coch (12 x 10), Coch <- Mel (10 x 12) of track 0
-        for ax, maps in ((axes[2 * i], out["attn_mel"]), (axes[2 * i + 1], out["attn_coch"])):
-            (img,) = ax.get_images()
-            np.testing.assert_allclose(np.asarray(img.get_array()), maps[i][0].float().numpy(), rtol=0, atol=1e-7)
+    shown = [ax for ax in axes if ax.get_images()]
+    assert len(shown) == 2 * n_layers + 2  # row 2 has one layer: any other panels are blank
+    first = shown[0].get_images()[0]  # layer 1, Mel <- Coch of track 0
+    expected = np.log2(out["attn_mel"][0][0].double().numpy() * 10)
+    np.testing.assert_allclose(np.asarray(first.get_array()), expected, atol=1e-6)
+    for ax in shown:
+        assert ax.get_images()[0].get_clim() == pytest.approx((-limit, limit))
     plt.close(fig)
-    summ = vm.attention_summary(out)
-    assert len(summ) == 2 * n_layers
-    assert (summ["row_entropy"] <= summ["uniform_entropy"] + 1e-9).all()
+    fig = vm.attention_deviation_figure({"uniform": UNIFORM}, limit=0.3)
+    assert {ax.get_images()[0].get_clim() for ax in _data_axes(fig) if ax.get_images()} == {(-0.3, 0.3)}
+    plt.close(fig)
 
 
 def test_parameter_table_totals():

@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 from scipy.ndimage import uniform_filter1d
-from tqdm import tqdm
 
 from damer_lite import __version__
 from damer_lite.datasets import annotation as ann
 from damer_lite.datasets.synth_audio import TIMBRES, render_track, section_cues
+from damer_lite.progress import tqdm
 
 # Named sizes. `quick` is sized for the <= 25 min `make results` pipeline on 2 CPU cores: 300 tracks
 # (210 train / 90 test per split) is the fewest that keeps the test accuracy's standard error near 4-5

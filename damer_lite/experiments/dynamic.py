@@ -116,7 +116,7 @@ def run_dynamic(store_dir, dataset: str, results, profile: str = "quick", seeds=
     jobs = [(s, m) for s in seeds for m in models]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from damer_lite.progress import tqdm
 
         bar = tqdm(total=len(jobs), desc="dynamic runs", unit="run", file=sys.stderr)
     for seed, model in jobs:

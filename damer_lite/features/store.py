@@ -442,7 +442,7 @@ def _cuda_available() -> bool:
 def _progress(total: int, enabled: bool):
     if not enabled or total == 0:
         return None
-    from tqdm.auto import tqdm
+    from damer_lite.progress import tqdm
 
     return tqdm(total=total, unit="track", desc="features")
 

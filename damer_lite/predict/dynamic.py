@@ -468,7 +468,7 @@ class DynamicPredictor:
 
         bar = None
         if progress:
-            from tqdm.auto import tqdm
+            from damer_lite.progress import tqdm
 
             bar = tqdm(total=len(jobs), desc="predict --dynamic", unit="window", leave=False)
         for job in jobs:

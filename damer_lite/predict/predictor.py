@@ -297,7 +297,7 @@ class Predictor:
         from damer_lite.features.audio import AudioError
 
         if progress:
-            from tqdm.auto import tqdm
+            from damer_lite.progress import tqdm
         segs = [s if isinstance(s, Segment) else Segment(str(s[0]), Path(s[0]).name, 0, s[1], s[2]) for s in segments]
         rows: list[dict] = []
         buf: list[tuple[Segment, dict]] = []

@@ -33,7 +33,11 @@ KNOWN = [
     ("feature_extraction", "feature extraction throughput", "02_features"),
     ("feature_failures", "tracks set aside by the loader or failed at decode/analysis (stage, reason)",
      "02_features"),
+    ("dsaf_attention_trained", "DSAF attention maps of the exported checkpoints beside the untrained model, "
+     "log2(w·N) on one shared scale", "03_model"),
     ("dsaf_attention", "DSAF cross-attention maps (untrained model)", "03_model"),
+    ("attention_uniformity", "how far each DSAF attention map is from uniform (max w·N, KL in bits), untrained "
+     "and trained", "03_model"),
     ("parameter_counts", "parameter counts per module (quick and paper models)", "03_model"),
     ("table5_semi_paired", "semi-supervised protocol: paired differences vs full DAMER", "05_ablation"),
     ("table5_semi_models", "semi-supervised protocol: baselines and DAMER on the labelled share", "05_ablation"),

@@ -1,10 +1,12 @@
-"""Helpers and plots for the model notebook (03): a step-by-step trace of DSAF, attention maps, parameter
-counts.
+"""Helpers and plots for the model notebook (03): a step-by-step trace of DSAF, attention maps (as deviation
+from uniform, untrained beside trained), parameter counts.
 
     model = DAMER(profile("quick"), 128, 84, 87).eval()
     steps = trace_dsaf(model, mel, coch)            # mel (B, 128, 87), coch (B, 84, 87), standardised
     trace_table(steps)                              # step, equation, shape
-    fig = attention_figure(model(mel[:1], coch[:1], return_attention=True), mel_hz, coch_hz)
+    outs = {"untrained": model(mel, coch, return_attention=True), "trained": ...}
+    fig = attention_deviation_figure(outs, mel_hz, coch_hz, item=0)   # log2(w·N), one shared scale
+    attention_uniformity(outs, item=0)              # max w·N and KL from uniform per map
     parameter_table({"quick": model_a, "paper": model_b})
 
 `trace_dsaf` recomputes the forward pass of `DAMER` from its submodules, keeping every intermediate tensor,
@@ -149,52 +151,122 @@ def _freq_ticks(ax, axis: str, hz: np.ndarray | None, n: int = 5) -> None:
         ax.set_yticklabels(labels)
 
 
-def attention_figure(out: dict, mel_hz: np.ndarray | None = None, coch_hz: np.ndarray | None = None,
-                     item: int = 0, title: str = ""):
-    """Attention maps of one track from `model(mel, coch, return_attention=True)`.
+def attention_maps(out: dict, item: int = 0) -> list[tuple[int, str, np.ndarray]]:
+    """(layer, direction, (N_query, N_key) array) of one track, from `model(mel, coch, return_attention=True)`.
 
-    Rows = layers; columns = Mel<-Coch (queries: Mel tokens, keys: cochleagram tokens, (N_mel, N_coch))
-    and Coch<-Mel ((N_coch, N_mel)). With frequency-band tokens, pass the band centre frequencies to label
-    the axes in Hz. Each map has its own colour scale; its title gives the uniform level 1/N_keys and the
-    largest weight. layers x 2 axes (plus colour bars).
-    """
+    The model returns every layer's weights averaged over heads, (B, N_query, N_key) with rows summing to 1;
+    direction is 'Mel ← Coch' / 'Coch ← Mel' for cross-attention, 'Mel ← Mel' / 'Coch ← Coch' without DSAF."""
     maps_mel, maps_coch = out["attn_mel"], out["attn_coch"]
-    n_layers = len(maps_mel)
-    cross = maps_mel[0].shape[-1] != maps_mel[0].shape[-2] or maps_coch[0].shape[-1] != maps_coch[0].shape[-2]
-    names = (("Mel ← Coch", "Coch ← Mel") if cross else ("Mel ← Mel (self)", "Coch ← Coch (self)"))
-    fig, axes = plt.subplots(n_layers, 2, figsize=(11, 4.3 * n_layers), squeeze=False, layout="constrained")
-    for i in range(n_layers):
-        for j, (w, name) in enumerate(((maps_mel[i], names[0]), (maps_coch[i], names[1]))):
-            a = w[item].detach().float().cpu().numpy()  # (N_query, N_key)
-            ax = axes[i, j]
-            im = ax.imshow(a, origin="lower", aspect="auto", cmap="viridis", interpolation="nearest")
-            q_hz, k_hz = (mel_hz, coch_hz) if j == 0 else (coch_hz, mel_hz)
-            if not cross:
-                k_hz = q_hz
+    first = maps_mel[0]
+    cross = first.shape[-1] != first.shape[-2] or maps_coch[0].shape[-1] != maps_coch[0].shape[-2]
+    names = ("Mel ← Coch", "Coch ← Mel") if cross else ("Mel ← Mel", "Coch ← Coch")
+    found = []
+    for i, (wm, wc) in enumerate(zip(maps_mel, maps_coch, strict=True), start=1):
+        found.append((i, names[0], wm[item].detach().double().cpu().numpy()))
+        found.append((i, names[1], wc[item].detach().double().cpu().numpy()))
+    return found
+
+
+def uniform_ratio(w: np.ndarray) -> np.ndarray:
+    """w · N_keys: 1 where a query spreads its weight uniformly over the N_keys keys (last axis), 2 where a
+    key gets twice the uniform share."""
+    w = np.asarray(w, dtype=float)
+    return w * w.shape[-1]
+
+
+def uniform_deviation(w: np.ndarray, floor: float = 1e-12) -> np.ndarray:
+    """log2(w · N_keys): 0 = the uniform share, +1 = twice it, -1 = half of it (weights below `floor` are
+    taken as `floor`, so a weight of 0 gives a large negative number, not -inf)."""
+    return np.log2(np.maximum(uniform_ratio(w), floor * np.asarray(w).shape[-1]))
+
+
+def deviation_limit(outs: dict[str, dict], item: int = 0, minimum: float = 0.05) -> float:
+    """The shared colour limit of `attention_deviation_figure`: the largest log2(w · N) over every map of every
+    model (the most concentrated weight), at least `minimum`. Weights far below uniform may reach below
+    -limit; the figure clips them (its colour bar says so)."""
+    top = max(float(uniform_deviation(a).max()) for out in outs.values() for _, _, a in attention_maps(out, item))
+    return max(top, minimum)
+
+
+def attention_deviation_figure(outs: dict[str, dict], mel_hz: np.ndarray | None = None,
+                               coch_hz: np.ndarray | None = None, item: int = 0, limit: float | None = None,
+                               title: str = ""):
+    """Attention maps of one track as deviation from uniform, log2(w · N_keys), one colour scale for all.
+
+    outs: {row label: model(mel, coch, return_attention=True)}, e.g. {'untrained': ..., 'trained': ...};
+    `item` is the track's index in each batch. Rows = models, columns = layers x directions (query tokens on
+    the y axis, key tokens on x; with frequency-band tokens pass the band centre frequencies to label axes in
+    Hz). The diverging scale is symmetric around 0 (= uniform) with the limit `deviation_limit(outs)` unless
+    given, so that maps of different models are comparable and a faint pattern looks faint. Each panel's
+    title gives its largest w · N."""
+    from matplotlib.colors import Normalize
+
+    limit = deviation_limit(outs, item) if limit is None else float(limit)
+    norm = Normalize(vmin=-limit, vmax=limit)
+    rows = {name: attention_maps(out, item) for name, out in outs.items()}
+    n_cols = max(len(maps) for maps in rows.values())
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(3.0 * n_cols + 1.2, 2.9 * len(rows) + 0.6),
+                             squeeze=False, layout="constrained")
+    clipped = False
+    im = None
+    for r, (name, maps) in enumerate(rows.items()):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            if c >= len(maps):
+                ax.set_axis_off()
+                continue
+            layer, direction, a = maps[c]
+            dev = uniform_deviation(a)  # (N_query, N_key)
+            clipped |= bool((dev < -limit).any())
+            im = ax.imshow(dev, origin="lower", aspect="auto", cmap="RdBu_r", norm=norm, interpolation="nearest")
+            q_name, k_name = (s.strip() for s in direction.split("←"))
+            q_hz = mel_hz if q_name == "Mel" else coch_hz
+            k_hz = mel_hz if k_name == "Mel" else coch_hz
             if q_hz is not None and len(q_hz) == a.shape[0]:
-                _freq_ticks(ax, "y", q_hz)
+                _freq_ticks(ax, "y", q_hz, n=4)
             if k_hz is not None and len(k_hz) == a.shape[1]:
-                _freq_ticks(ax, "x", k_hz)
-            q_name, k_name = name.split(" ← ")
-            ax.set_ylabel(f"query: {q_name.strip()} token" + (" (Hz)" if q_hz is not None else ""))
-            ax.set_xlabel(f"key: {k_name.split()[0]} token" + (" (Hz)" if k_hz is not None else ""))
-            ax.set_title(f"layer {i + 1}: {name}  ({a.shape[0]}×{a.shape[1]}; uniform = {1 / a.shape[1]:.4f},"
-                         f" max = {a.max():.4f})", fontsize=9)
-            fig.colorbar(im, ax=ax, shrink=0.9)
+                _freq_ticks(ax, "x", k_hz, n=4)
+            ax.set_xlabel(f"key: {k_name} token" + (" (Hz)" if k_hz is not None else ""), fontsize=8)
+            ax.set_ylabel((f"{name}\n" if c == 0 else "") + f"query: {q_name} token"
+                          + (" (Hz)" if q_hz is not None else ""), fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.set_title(f"layer {layer}: {direction} ({a.shape[0]}×{a.shape[1]})\nmax w·N = "
+                         f"{uniform_ratio(a).max():.2f}", fontsize=8)
+    if im is not None:
+        cb = fig.colorbar(im, ax=axes, shrink=0.8, extend="min" if clipped else "neither")
+        cb.set_label("log2(w · N_keys)   (0 = uniform share, +1 = twice it)", fontsize=8)
     if title:
-        fig.suptitle(title, fontsize=11)
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
-def attention_summary(out: dict, item: int = 0) -> pd.DataFrame:
-    """Per layer and direction: shape, max weight, mean row entropy vs the uniform entropy log(N_keys)."""
+def attention_uniformity(outs: dict[str, dict], item: int = 0) -> pd.DataFrame:
+    """How far each attention map is from uniform, per model, layer and direction.
+
+    For the track `item`: the largest and smallest w · N_keys (1 = uniform share); `kl_bits`, the mean over
+    queries of the KL divergence of the query's weights from uniform, in bits (0 = uniform; log2 N_keys = all
+    weight on one key); `query_kl_bits`, the mean KL divergence of each query's weights from the map's mean
+    row (0 = every query weights the keys alike, so the map is one weighting of the keys shared by all
+    queries, drawn as vertical stripes). When a batch holds several tracks, also the median and the largest,
+    over its n tracks, of each track's largest w · N_keys."""
     rows = []
-    for direction, maps in (("Mel <- Coch", out["attn_mel"]), ("Coch <- Mel", out["attn_coch"])):
-        for i, w in enumerate(maps, start=1):
-            a = w[item].detach().double().cpu()  # (N_query, N_key)
-            ent = -(a * a.clamp_min(1e-12).log()).sum(-1).mean().item()
-            rows.append({"layer": i, "direction": direction, "queries": a.shape[0], "keys": a.shape[1],
-                         "max_weight": a.max().item(), "row_entropy": ent, "uniform_entropy": math.log(a.shape[1])})
+    for name, out in outs.items():
+        n_tracks = int(out["attn_mel"][0].shape[0])
+        for layer, direction, a in attention_maps(out, item):
+            ratio = uniform_ratio(a)  # (N_query, N_key)
+            kl = (a * uniform_deviation(a)).sum(-1).mean()  # bits; 0 * log(0) counts as 0 through the floor
+            mean_row = a.mean(0, keepdims=True)  # (1, N_key)
+            floor = 1e-12
+            query_kl = (a * (np.log2(np.maximum(a, floor)) - np.log2(np.maximum(mean_row, floor)))).sum(-1).mean()
+            row = {"model": name, "layer": layer, "direction": direction, "queries": a.shape[0], "keys": a.shape[1],
+                   "max_wN": float(ratio.max()), "min_wN": float(ratio.min()), "kl_bits": float(kl),
+                   "query_kl_bits": float(query_kl)}
+            if n_tracks > 1:
+                maps = out["attn_mel" if direction.startswith("Mel") else "attn_coch"][layer - 1]
+                per_track = maps.detach().double().cpu().flatten(1).max(1).values.numpy() * a.shape[1]  # (B,)
+                row.update({"n_tracks": n_tracks, "max_wN_median_tracks": float(np.median(per_track)),
+                            "max_wN_max_tracks": float(per_track.max())})
+            rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from damer_lite.config import Config
 from damer_lite.model.baselines import SingleViewTransformer
@@ -39,6 +38,7 @@ from damer_lite.model.pcl import (
     theta_schedule,
 )
 from damer_lite.model.saml import SAML
+from damer_lite.progress import tqdm
 from damer_lite.training import runio
 from damer_lite.training.calibration import calibration_report
 from damer_lite.training.data import Part, SealedSplit, Standardiser, check_inputs, on_device, split_pool

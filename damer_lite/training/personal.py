@@ -280,7 +280,7 @@ def fomaml(model: torch.nn.Module, data: RaterData, train_annotators, std: Stand
     history = []
     steps = range(meta.iterations)
     if progress:
-        from tqdm.auto import tqdm
+        from damer_lite.progress import tqdm
 
         steps = tqdm(steps, desc="meta-training", unit="step", file=sys.stderr)
     for _ in steps:

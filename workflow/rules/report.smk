@@ -47,6 +47,11 @@ rule notebook_model:
     input:
         store=lambda w: store_index(w.dataset),
         notebook="notebooks/03_model.ipynb",
+        # SynthMemo: the exported checkpoints, whose trained attention maps the notebook draws beside the
+        # untrained ones; other datasets: none (checkpoint_dir none, untrained maps only)
+        checkpoints=lambda w: (
+            [f"{RESULTS}/checkpoints/{w.dataset}_{t}.pt" for t in config["targets"]] if w.dataset == "synthmemo" else []
+        ),
     output:
         notebook=f"{NB_OUT}/03_model_{{dataset}}.ipynb",
         html=f"{NB_OUT}/03_model_{{dataset}}.html",
@@ -60,12 +65,14 @@ rule notebook_model:
         features=lambda w, input: features_of(input.store),
         feature_profile=P["features"],
         train_profile=P["train"],
+        ckdir=lambda w, input: Path(input.checkpoints[0]).parent if input.checkpoints else "none",
         results=lambda w, output: results_of(output.notebook),
         script=NOTEBOOK_SH,
     shell:
         "bash {params.script} {input.notebook} {output.notebook} -p dataset {wildcards.dataset} -p root {params.root} -p synth_size {params.synth_size} "
         "-p features_dir {params.features} -p feature_profile {params.feature_profile} "
-        "-p train_profile {params.train_profile} -p results_dir {params.results} > {log} 2>&1"
+        "-p train_profile {params.train_profile} -p checkpoint_dir {params.ckdir} "
+        "-p results_dir {params.results} > {log} 2>&1"
 
 rule notebook_ablation:
     input:
