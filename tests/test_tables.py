@@ -186,7 +186,7 @@ def test_ablation_figure_one_seed_draws_no_error_bars():
         assert not [c for c in ax.containers if isinstance(c, matplotlib.container.ErrorbarContainer)]
         means = [ln for ln in ax.get_lines() if ln.get_marker() == "o" and ln.get_color() in ("k", "C3")]
         assert len(means) == len(ablation.ABLATIONS)  # each configuration's one value, drawn without a bar
-        assert "(n = 1 seeds)" in ax.get_title()
+        assert "(n = 1 seed)" in ax.get_title()
         assert "ours: one seed (no sd)" in [t.get_text() for t in ax.get_legend().get_texts()]
     plt.close(fig)
 

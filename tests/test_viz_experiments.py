@@ -34,9 +34,9 @@ def test_efficiency_figure_one_seed_has_no_error_bars_and_says_n():
     fig = viz_experiments.efficiency_figure(_efficiency(1))
     for ax in fig.axes:
         assert _bars(ax) == []  # an sd of one seed does not exist: nothing is drawn, not a bar of 0
-        assert "n = 1 seeds" in ax.get_title() and "no error bars" in ax.get_title()
+        assert "n = 1 seed;" in ax.get_title() and "no error bars" in ax.get_title()
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert all("(n = 1 seeds)" in lab for lab in labels) and len(labels) == 2
+        assert all("(n = 1 seed)" in lab for lab in labels) and len(labels) == 2
     plt.close(fig)
 
 

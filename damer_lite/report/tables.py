@@ -349,8 +349,8 @@ def ablation_figure(runs: pd.DataFrame, metric: str = "acc"):
                 ax.plot([names.index(c) for c in q.index], q.to_numpy(), "D", mfc="none", mec="C1", ms=7,
                         zorder=2, label="paper (quoted)")
             ax.set_xticks(x, names, rotation=35, ha="right", fontsize=8)
-            ax.set_title(f"{dataset_label(ds)} · {tgt}  (n = {g.groupby('config').size().max()} seeds)",
-                         fontsize=9)
+            n = int(g.groupby("config").size().max())
+            ax.set_title(f"{dataset_label(ds)} · {tgt}  (n = {n} seed{'s' if n != 1 else ''})", fontsize=9)
             ax.grid(axis="y", alpha=0.3)
             if j == 0:
                 ax.set_ylabel(f"test {metric.upper()} (%)")

@@ -10,8 +10,9 @@ from damer_lite.report.tables import seed_summary
 
 
 def _n_text(ns) -> str:
+    """'n = 1 seed', 'n = 3 seeds', 'n = 2–3 seeds'."""
     ns = sorted({int(n) for n in ns})
-    return f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]}"
+    return f"n = {ns[0]} seed{'s' if ns[0] != 1 else ''}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]} seeds"
 
 
 def efficiency_figure(df: pd.DataFrame):
@@ -25,20 +26,24 @@ def efficiency_figure(df: pd.DataFrame):
     s = seed_summary(df, ["target", "model", "labelled_fraction"])
     for ax, tgt in zip(axes[0], targets, strict=True):
         st = s[s["target"] == tgt]
-        for i, (model, g) in enumerate(st.groupby("model")):
-            g = g.sort_values("labelled_fraction")
+        models = list(dict.fromkeys(st.sort_values("model")["model"]))
+        for i, model in enumerate(models):
+            g = st[st["model"] == model].sort_values("labelled_fraction")
             colour = f"C{i}"
-            ax.plot(g["labelled_fraction"], 100 * g["acc_mean"], "-o", color=colour,
-                    label=f"{model} ({_n_text(g['n_seeds'])} seeds)")
-            bars = g[g["n_seeds"] >= 2]  # an sd needs two seeds: none is drawn for one
-            if len(bars):
-                ax.errorbar(bars["labelled_fraction"], 100 * bars["acc_mean"], yerr=100 * bars["acc_sd"], fmt="none",
+            x = g["labelled_fraction"] * (1 + 0.03 * (i - (len(models) - 1) / 2))  # side by side on the log axis
+            ax.plot(x, 100 * g["acc_mean"], "-o", color=colour, label=f"{model} ({_n_text(g['n_seeds'])})")
+            bars = (g["n_seeds"] >= 2).to_numpy()  # an sd needs two seeds: none is drawn for one
+            if bars.any():
+                ax.errorbar(x[bars], 100 * g["acc_mean"][bars], yerr=100 * g["acc_sd"][bars], fmt="none",
                             ecolor=colour, capsize=3)
         ax.set_xscale("log")
+        fractions = sorted(st["labelled_fraction"].unique())
+        ax.set_xticks(fractions, [f"{100 * f:g} %" for f in fractions])
+        ax.minorticks_off()
         ax.set_xlabel("labelled fraction of the training split")
         ax.set_ylabel("test accuracy (%)")
         bars_note = "mean ± sd over seeds" if (st["n_seeds"] >= 2).any() else "one seed: no error bars"
-        ax.set_title(f"{tgt} ({_n_text(st['n_seeds'])} seeds; {bars_note})", fontsize=9)
+        ax.set_title(f"{tgt} ({_n_text(st['n_seeds'])}; {bars_note})", fontsize=9)
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
