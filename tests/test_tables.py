@@ -54,6 +54,9 @@ def test_dash_undefined_only_replaces_missing_values():
     assert list(out["n"]) == [1, 5] and list(out["name"]) == ["a", "b"]
     assert np.isnan(df.loc[0, "sd"])  # the input is left as it was
     assert list(tables.dash_undefined(df, ["p"])["sd"].isna()) == [True, False]
+    ints = pd.DataFrame({"epoch": pd.array([3, None], dtype="Int64"), "ok": [True, False]})
+    assert list(tables.dash_undefined(ints)["epoch"]) == [3, "—"] and list(tables.dash_undefined(ints)["ok"]) == [
+        True, False]
 
 
 def test_ablation_table_mean_sd_and_order():

@@ -172,6 +172,7 @@ def test_saturation_table_reads_every_seed(tmp_path):
     assert list(zip(t["target"], t["seed"], strict=True)) == [("arousal", 0), ("arousal", 2), ("valence", 1)]
     # toy runs: θ = 0.65 - 0.3 t/4 (0.575, 0.5, 0.425, 0.35), r = 0.99 (r/2 = 0.495); mask min(1, 0.5 + 0.2 t)
     assert (t["first_epoch_theta_below_r_half"] == 3).all() and (t["first_epoch_mask_1"] == 3).all()
+    assert str(t["first_epoch_mask_1"].dtype) == "Int64" and t["mask_1_from_epoch"].tolist() == [3, 3, 3]
     assert vd.saturation_table(tmp_path, "toyset", configuration="pcl").empty
 
 

@@ -71,7 +71,8 @@ def dash_undefined(df: pd.DataFrame, columns=None) -> pd.DataFrame:
     read '—': the statistics that are undefined for the design (an sd or interval of one seed, a Wilcoxon
     p below 5 seeds), not zeros."""
     out = df.copy()
-    cols = list(columns) if columns is not None else [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    cols = list(columns) if columns is not None else [
+        c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
     for c in cols:
         if out[c].isna().any():
             out[c] = out[c].astype(object).where(out[c].notna(), UNDEFINED)

@@ -317,7 +317,9 @@ def saturation_table(runs_dir, dataset: str, configuration: str = "damer", targe
                          **saturation_epochs(ep)})
     cols = ["dataset", "target", "configuration", "seed", "epochs", "first_epoch_theta_below_r_half", "theta_there",
             "r_mean_there", "first_epoch_mask_1", "mask_1_from_epoch", "mask_last"]
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    epochs = ["first_epoch_theta_below_r_half", "first_epoch_mask_1", "mask_1_from_epoch"]
+    return out.astype({c: "Int64" for c in epochs})  # epochs stay integers; <NA> where it never happens
 
 
 # ---------------------------------------------------------------- Fig. 7: t-SNE
