@@ -219,3 +219,11 @@ def test_tsne_separation_higher_after_training(runs_dir):
             for cls, coll in enumerate(ax.collections):
                 np.testing.assert_array_equal(np.asarray(coll.get_offsets()), r["xy"][r["labels"] == cls])
     plt.close(fig)
+
+
+def test_results_index_describes_the_saturation_table():
+    from damer_lite.report.results_index import describe
+
+    what, nb = describe("pcl_saturation_synthmemo")
+    assert nb == "06_dynamics" and "r̄/2" in what
+    assert describe("pcl_selection")[1] == "05_ablation"

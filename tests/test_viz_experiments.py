@@ -75,3 +75,13 @@ def test_error_figure_draws_wilson_intervals_and_states_n():
     with pytest.raises(ValueError):
         viz_experiments.error_figure(e[e["by"] == "all"])
     assert np.isfinite(q["ci95_high (%)"]).all()
+
+
+def test_results_index_describes_the_error_files():
+    from damer_lite.report.results_index import describe
+
+    table, nb = describe("errors_synthmemo")
+    assert nb == "05_ablation" and "Wilson" in table
+    rel, nb = describe("errors_reliability_synthmemo")
+    assert nb == "05_ablation" and "reliability" in rel and rel != table
+    assert describe("reliability_synthmemo")[1] == "08_your_music"  # the checkpoints' own diagrams stay apart
