@@ -39,8 +39,24 @@ def toy_runs(n_seeds=3, dataset="synthmemo") -> pd.DataFrame:
 
 def test_fmt_mean_sd():
     assert tables.fmt_mean_sd([0.8, 0.82, 0.84]) == "82.00 ± 2.00"
-    assert tables.fmt_mean_sd([0.5]) == "50.00"
+    assert tables.fmt_mean_sd([0.5]) == "50.00 ± —"  # the sd of one value is undefined, not 0
+    assert tables.fmt_mean_sd([0.5, 0.5]) == "50.00 ± 0.00"  # two equal values: a defined sd of 0
     assert tables.fmt_mean_sd([]) == ""
+    assert tables.mean_sd_text(78.0, float("nan"), 1) == "78.00 ± —"
+    assert tables.mean_sd_text(78.0, 1.234, 3, digits=1) == "78.0 ± 1.2"
+    assert tables.mean_sd_text(float("nan"), float("nan"), 0) == ""
+
+
+def test_dash_undefined_only_replaces_missing_values():
+    df = pd.DataFrame({"name": ["a", "b"], "n": [1, 5], "sd": [np.nan, 0.0], "p": [np.nan, 0.03]})
+    out = tables.dash_undefined(df)
+    assert list(out["sd"]) == ["—", 0.0] and list(out["p"]) == ["—", 0.03]
+    assert list(out["n"]) == [1, 5] and list(out["name"]) == ["a", "b"]
+    assert np.isnan(df.loc[0, "sd"])  # the input is left as it was
+    assert list(tables.dash_undefined(df, ["p"])["sd"].isna()) == [True, False]
+    ints = pd.DataFrame({"epoch": pd.array([3, None], dtype="Int64"), "ok": [True, False]})
+    assert list(tables.dash_undefined(ints)["epoch"]) == [3, "—"] and list(tables.dash_undefined(ints)["ok"]) == [
+        True, False]
 
 
 def test_ablation_table_mean_sd_and_order():
@@ -64,7 +80,11 @@ def test_ablation_table_mean_sd_and_order():
 
 def test_ablation_table_single_seed_has_no_sd():
     t = tables.ablation_table(toy_runs(n_seeds=1))
-    assert t["acc (%)"].iloc[0] == "78.00"
+    assert t["acc (%)"].iloc[0] == "78.00 ± —"
+    assert t["acc_sd"].isna().all()  # undefined, not 0
+    m = tables.model_table(toy_runs(n_seeds=1)).set_index("model")
+    assert m.loc[tables.DAMER_FUSED, "arousal ACC"] == "80.00 ± —"
+    assert set(m["n seeds"]) == {"1"}
 
 
 def test_paired_table_known_differences():
@@ -160,6 +180,73 @@ def test_ablation_figure_with_paper_dataset():
     plt.close(fig)
 
 
+def test_ablation_figure_one_seed_draws_no_error_bars():
+    import matplotlib.container
+    import matplotlib.pyplot as plt
+
+    fig = tables.ablation_figure(toy_runs(1))
+    for ax in fig.axes:
+        assert not [c for c in ax.containers if isinstance(c, matplotlib.container.ErrorbarContainer)]
+        means = [ln for ln in ax.get_lines() if ln.get_marker() == "o" and ln.get_color() in ("k", "C3")]
+        assert len(means) == len(ablation.ABLATIONS)  # each configuration's one value, drawn without a bar
+        assert "(n = 1 seed)" in ax.get_title()
+        assert "ours: one seed (no sd)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)
+
+
+def test_seed_summary_text_and_cross_dataset_table():
+    eff = pd.DataFrame([{"target": "arousal", "labelled_fraction": f, "model": "m", "seed": s, "acc": a, "f1": a,
+                         "auc": a} for f, seeds in ((0.1, (0.70, 0.74)), (1.0, (0.80,))) for s, a in enumerate(seeds)])
+    t = tables.seed_summary_text(eff, ["target", "labelled_fraction", "model"])
+    assert list(t["acc (%)"]) == ["72.00 ± 2.83", "80.00 ± —"]  # sd of (70, 74) = 2.828...; one seed: —
+    assert list(t["n seeds"]) == [2, 1]
+    cross = pd.DataFrame([{"target": "arousal", "seed": s, "train_dataset": a, "test_dataset": b, "acc": acc}
+                          for s, (a, b, acc) in [(0, ("x", "x", 0.8)), (1, ("x", "x", 0.9)), (0, ("x", "y", 0.6)),
+                                                 (0, ("y", "x", 0.5)), (0, ("y", "y", 0.7))]])
+    c = tables.cross_dataset_table(cross).set_index(["target", "train_dataset"])
+    assert c.loc[("arousal", "x"), "x"] == "85.00 ± 7.07" and c.loc[("arousal", "x"), "y"] == "60.00 ± —"
+    assert c.loc[("arousal", "x"), "n seeds"] == "1–2" and c.loc[("arousal", "y"), "n seeds"] == "1"
+    assert tables.cross_dataset_table(cross.iloc[:0]).empty
+
+
+def test_wilson_interval_by_hand():
+    # z = 1.959964, z² = 3.841459; 0/10: centre = half = (z²/20) / (1 + z²/10) = 0.192073 / 1.384146 = 0.138766
+    assert tables.wilson_interval(0, 10) == pytest.approx((0.0, 0.277533), abs=1e-6)
+    # 5/10: centre 0.5, half = z sqrt(0.025 + z²/400) / (1 + z²/10) = 1.959964 * 0.186021 / 1.384146 = 0.263407
+    assert tables.wilson_interval(5, 10) == pytest.approx((0.236593, 0.763407), abs=1e-6)
+    lo, hi = tables.wilson_interval(10, 10)
+    assert hi == pytest.approx(1.0) and lo == pytest.approx(1 - 0.277533, abs=1e-6)  # mirror image of 0/10
+    # 90 % level: z = 1.644854, z² = 2.705543; 3/20: centre (0.15 + 0.067639) / 1.135277 = 0.191705,
+    # half = z sqrt(0.006375 + 0.001691) / 1.135277 = 0.130123
+    assert tables.wilson_interval(3, 20, 0.90) == pytest.approx((0.061582, 0.321828), abs=1e-5)
+    assert all(np.isnan(tables.wilson_interval(0, 0)))
+    with pytest.raises(ValueError):
+        tables.wilson_interval(4, 3)
+
+
+def test_error_breakdown_counts_and_intervals():
+    preds = pd.DataFrame({
+        "target": ["arousal"] * 6 + ["valence"] * 4,
+        "quadrant": ["Q1", "Q1", "Q2", "Q2", "Q2", "Q3", "Q1", "Q1", "Q3", "Q4"],
+        "style": ["piano", "organ", "piano", "piano", "organ", "pad", "pad", "pad", "pad", "piano"],
+        "correct": [True, False, False, False, True, True, True, True, True, True]})
+    e = tables.error_breakdown(preds)
+    a = e[e["target"] == "arousal"].set_index(["by", "group"])
+    assert a.loc[("all", "all tracks"), "n"] == 6 and a.loc[("all", "all tracks"), "errors"] == 3
+    assert a.loc[("quadrant", "Q2"), "errors"] == 2 and a.loc[("quadrant", "Q2"), "n"] == 3
+    assert a.loc[("quadrant", "Q2"), "error_rate (%)"] == pytest.approx(200 / 3)
+    assert a.loc[("quadrant", "Q2"), "share of errors (%)"] == pytest.approx(200 / 3)  # 2 of the 3 errors
+    lo, hi = tables.wilson_interval(2, 3)
+    assert a.loc[("quadrant", "Q2"), ["ci95_low (%)", "ci95_high (%)"]].tolist() == pytest.approx([100 * lo, 100 * hi])
+    assert a.loc[("style", "piano"), "errors"] == 2 and a.loc[("style", "pad"), "errors"] == 0
+    assert list(a.xs("quadrant").index) == ["Q1", "Q2", "Q3"]  # only groups that occur
+    v = e[e["target"] == "valence"]
+    assert (v["errors"] == 0).all() and v["share of errors (%)"].isna().all()  # no error: no share to take
+    assert v["ci95_high (%)"].gt(0).all()  # a Wilson interval is not empty at 0 errors
+    e90 = tables.error_breakdown(preds, by=("style",), confidence=0.9)
+    assert "ci90_low (%)" in e90 and set(e90["by"]) == {"all", "style"}
+
+
 def test_collect_roundtrip(tmp_path):
     """Hand-built run folders read by runs.collect feed the tables."""
     for cfg, acc in (("damer", 0.9), ("dsaf", 0.8)):
@@ -171,7 +258,7 @@ def test_collect_roundtrip(tmp_path):
         (d / "run.json").write_text(json.dumps({"dataset": "synthmemo", "target": "arousal",
                                                 "configuration": cfg, "seed": 0}))
     t = tables.ablation_table(runs.collect(tmp_path))
-    assert dict(zip(t["configuration"], t["acc (%)"], strict=True)) == {"dsaf": "80.00", "damer": "90.00"}
+    assert dict(zip(t["configuration"], t["acc (%)"], strict=True)) == {"dsaf": "80.00 ± —", "damer": "90.00 ± —"}
     p = tables.paired_table(runs.collect(tmp_path))
     assert p["mean_diff_acc_pp"].iloc[0] == pytest.approx(-10.0)
 

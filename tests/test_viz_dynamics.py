@@ -7,6 +7,7 @@ import math
 
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
 
 matplotlib.use("Agg")
@@ -139,6 +140,42 @@ def test_dynamics_summary(runs_dir):
     assert s.iloc[-1]["queue_entropy"] == pytest.approx(0.685)
 
 
+def test_entropy_sd_of_one_step_is_undefined(runs_dir):
+    d = vd.load_dynamics(runs_dir, "toyset")["arousal"]
+    one = vd.Dynamics(d.run_dir, d.epochs.iloc[:1], np.array([0.66]), d.config)
+    m, sd = vd.entropy_after_fill(one)
+    assert m == pytest.approx(0.66) and math.isnan(sd)  # not 0: one step has no spread to measure
+
+
+def test_saturation_epochs_by_hand():
+    e = pd.DataFrame({"epoch": [1, 2, 3, 4, 5, 6],
+                      "theta": [0.60, 0.55, 0.50, 0.45, 0.40, 0.35],
+                      "reliability": [0.99, 0.99, 0.98, 0.98, 0.95, 0.95],  # r/2: .495 .495 .49 .49 .475 .475
+                      "mask_ratio": [0.7, 1.0, 0.98, 1.0, 1.0, 1.0]})
+    s = vd.saturation_epochs(e)
+    assert s["first_epoch_theta_below_r_half"] == 4  # 0.45 < 0.49; 0.50 is not < 0.49
+    assert s["theta_there"] == pytest.approx(0.45) and s["r_mean_there"] == pytest.approx(0.98)
+    assert s["first_epoch_mask_1"] == 2 and s["mask_1_from_epoch"] == 4  # 1 at epoch 2, drops, 1 again from 4
+    assert s["epochs"] == 6 and s["mask_last"] == 1.0
+    never = vd.saturation_epochs(e.assign(theta=0.6, mask_ratio=0.9))
+    assert math.isnan(never["first_epoch_theta_below_r_half"]) and math.isnan(never["first_epoch_mask_1"])
+    assert math.isnan(never["mask_1_from_epoch"])
+    dips = vd.saturation_epochs(e.assign(mask_ratio=[1.0, 1.0, 1.0, 1.0, 1.0, 0.99]))
+    assert dips["first_epoch_mask_1"] == 1 and math.isnan(dips["mask_1_from_epoch"])  # not 1 at the end
+
+
+def test_saturation_table_reads_every_seed(tmp_path):
+    for seed in (0, 2):
+        _write_run(tmp_path, "arousal", seed=seed)
+    _write_run(tmp_path, "valence", seed=1)
+    t = vd.saturation_table(tmp_path, "toyset")
+    assert list(zip(t["target"], t["seed"], strict=True)) == [("arousal", 0), ("arousal", 2), ("valence", 1)]
+    # toy runs: θ = 0.65 - 0.3 t/4 (0.575, 0.5, 0.425, 0.35), r = 0.99 (r/2 = 0.495); mask min(1, 0.5 + 0.2 t)
+    assert (t["first_epoch_theta_below_r_half"] == 3).all() and (t["first_epoch_mask_1"] == 3).all()
+    assert str(t["first_epoch_mask_1"].dtype) == "Int64" and t["mask_1_from_epoch"].tolist() == [3, 3, 3]
+    assert vd.saturation_table(tmp_path, "toyset", configuration="pcl").empty
+
+
 def test_schedule_variants():
     v = vd.schedule_variants({"pcl": {"theta_form": "linear", "progress": "eq9"}}, 80)
     assert v["tau"][-1] == pytest.approx(0.7) and v["tau_other_progress"][0] == pytest.approx(1.5)
@@ -182,3 +219,11 @@ def test_tsne_separation_higher_after_training(runs_dir):
             for cls, coll in enumerate(ax.collections):
                 np.testing.assert_array_equal(np.asarray(coll.get_offsets()), r["xy"][r["labels"] == cls])
     plt.close(fig)
+
+
+def test_results_index_describes_the_saturation_table():
+    from damer_lite.report.results_index import describe
+
+    what, nb = describe("pcl_saturation_synthmemo")
+    assert nb == "06_dynamics" and "r̄/2" in what
+    assert describe("pcl_selection")[1] == "05_ablation"

@@ -55,6 +55,11 @@ KNOWN = [
     ("style_shift", "beyond the paper: train on some timbres, test on others, with and without SAML",
      "05_ablation"),
     ("cross_dataset", "train on one dataset, test on another (zero-shot), all ordered pairs", "05_ablation"),
+    ("errors_reliability", "held-out predictions of the exported checkpoints: reliability diagrams, raw vs "
+     "temperature-calibrated, on the validation share (as stored) and the test split (recomputed)", "05_ablation"),
+    ("errors_", "held-out errors of the exported checkpoints (full DAMER, showcase seed; test predictions recomputed "
+     "and checked against the run's accuracy): error rate per V-A quadrant and per style, n, Wilson 95 % interval, "
+     "share of the errors", "05_ablation"),
     # notebook 10_personalised's own figures and tables, before the experiment's four tables (longer prefixes first)
     ("personal_annotators", "personalised dynamic MER, SynthMemo: each simulated listener's stable bias, scale, "
      "response time constant and rating noise", "10_personalised"),
@@ -96,6 +101,8 @@ KNOWN = [
     ("fig5_pcl_dynamics", "Fig. 5 analogue: PCL confidence, reliability, mask ratio, schedules", "06_dynamics"),
     ("fig6_saml_dynamics", "Fig. 6 analogue: queue entropy, class coverage, centroid distances", "06_dynamics"),
     ("dynamics_summary", "final-epoch PCL/SAML statistics", "06_dynamics"),
+    ("pcl_saturation", "per seed: the first epoch where θ_t < r̄/2 (with two classes c ≥ r/2, so every sample "
+     "passes) and the epochs where PCL's mask ratio first reaches 1 and from which it stays 1", "06_dynamics"),
     ("fig7_tsne", "Fig. 7 analogue: t-SNE of fused features before and after training", "07_tsne"),
     ("tsne_separation", "class separation of the fused features before and after training", "07_tsne"),
     ("dynamic_rater_curves", "dynamic MER: per-rater per-second curves with their mean ± sd, three tracks from "

@@ -43,15 +43,40 @@ def dataset_label(name: str) -> str:
     return DATASET_LABELS.get(name, name)
 
 
+UNDEFINED = "—"  # how a statistic that does not exist prints (the sd of one seed, a test with n < 2): never "0.0"
+
+
+def mean_sd_text(mean: float, sd: float, n: int, digits: int = 2) -> str:
+    """'mean ± sd' of n values; the sd of one value is undefined and prints as '—' ('78.00 ± —'), no
+    values as ''."""
+    if n < 1 or mean is None or not np.isfinite(mean):
+        return ""
+    if n < 2 or sd is None or not np.isfinite(sd):
+        return f"{mean:.{digits}f} ± {UNDEFINED}"
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
 def fmt_mean_sd(values, scale: float = 100.0, digits: int = 2) -> str:
-    """'mean ± sd' of `values` × scale (sample sd, ddof 1); a single value has no sd; no values -> ''."""
+    """'mean ± sd' of `values` × scale (sample sd, ddof 1); a single value has no sd ('50.00 ± —');
+    no values -> ''."""
     v = np.asarray(values, dtype=float) * scale
     v = v[~np.isnan(v)]
     if v.size == 0:
         return ""
-    if v.size == 1:
-        return f"{v[0]:.{digits}f}"
-    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
+    return mean_sd_text(float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else float("nan"), int(v.size), digits)
+
+
+def dash_undefined(df: pd.DataFrame, columns=None) -> pd.DataFrame:
+    """A copy for display in which the missing values (NaN) of `columns` (default: every numeric column)
+    read '—': the statistics that are undefined for the design (an sd or interval of one seed, a Wilcoxon
+    p below 5 seeds), not zeros."""
+    out = df.copy()
+    cols = list(columns) if columns is not None else [
+        c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+    for c in cols:
+        if out[c].isna().any():
+            out[c] = out[c].astype(object).where(out[c].notna(), UNDEFINED)
+    return out
 
 
 def _primary_ablations(runs: pd.DataFrame) -> pd.DataFrame:
@@ -66,7 +91,7 @@ def _primary_ablations(runs: pd.DataFrame) -> pd.DataFrame:
 def ablation_table(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
     """Table V analogue, long form: one row per (dataset, target, configuration) of the 7 module
     combinations, fused head, with the module check marks, n seeds, mean and sd in percent and the
-    'mean ± sd' text (via `ablation.summarise` / `ablation.format_mean_sd`)."""
+    'mean ± sd' text (`ablation.summarise`; the sd of one seed reads '—')."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     cols = ["dataset", "target", "configuration", "DSAF", "PCL", "SAML", "n", f"{metric}_mean", f"{metric}_sd",
@@ -76,7 +101,8 @@ def ablation_table(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
     for ds, g in df.groupby("dataset", sort=True):
         s = ablation.summarise(g)
         s.insert(0, "dataset", ds)
-        s[f"{metric} (%)"] = ablation.format_mean_sd(s, metric) if len(s) else []
+        s[f"{metric} (%)"] = [mean_sd_text(100 * m, 100 * sd, int(n)) for m, sd, n in
+                              zip(s[f"{metric}_mean"], s[f"{metric}_std"], s[f"{metric}_n"], strict=True)]
         parts.append(s)
     if not parts:
         return pd.DataFrame(columns=cols)
@@ -180,9 +206,7 @@ def model_summary(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cell(mean: float, sd: float, n: int) -> str:
-    if n > 1 and not np.isnan(sd):
-        return f"{mean:.2f} ± {sd:.2f}"
-    return f"{mean:.2f}"
+    return mean_sd_text(mean, sd, n)
 
 
 def model_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -314,16 +338,20 @@ def ablation_figure(runs: pd.DataFrame, metric: str = "acc"):
                 if v.size == 0:
                     continue
                 ax.plot(k + rng.uniform(-0.12, 0.12, v.size), v, "o", ms=3, color="0.65", zorder=1)
-                sd = v.std(ddof=1) if v.size > 1 else 0.0
-                ax.errorbar(k, v.mean(), yerr=sd, fmt="o", color="C3" if cfg == ablation.FULL else "k",
-                            ms=6, capsize=3, zorder=3, label="ours: mean ± sd" if k == 0 else None)
+                colour = "C3" if cfg == ablation.FULL else "k"
+                if v.size > 1:  # an sd needs two seeds; one seed is drawn as its value alone
+                    ax.errorbar(k, v.mean(), yerr=v.std(ddof=1), fmt="o", color=colour, ms=6, capsize=3, zorder=3,
+                                label="ours: mean ± sd" if k == 0 else None)
+                else:
+                    ax.plot(k, v.mean(), "o", color=colour, ms=6, zorder=3,
+                            label="ours: one seed (no sd)" if k == 0 else None)
             q = pv[(pv["dataset"] == ds) & (pv["target"] == tgt)].set_index("configuration")["acc"]
             if metric == "acc" and len(q):
                 ax.plot([names.index(c) for c in q.index], q.to_numpy(), "D", mfc="none", mec="C1", ms=7,
                         zorder=2, label="paper (quoted)")
             ax.set_xticks(x, names, rotation=35, ha="right", fontsize=8)
-            ax.set_title(f"{dataset_label(ds)} · {tgt}  (n = {g.groupby('config').size().max()} seeds)",
-                         fontsize=9)
+            n = int(g.groupby("config").size().max())
+            ax.set_title(f"{dataset_label(ds)} · {tgt}  (n = {n} seed{'s' if n != 1 else ''})", fontsize=9)
             ax.grid(axis="y", alpha=0.3)
             if j == 0:
                 ax.set_ylabel(f"test {metric.upper()} (%)")
@@ -339,6 +367,81 @@ def seed_summary(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     g = df.groupby(by)[list(METRICS)]
     out = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_sd")).join(g.size().rename("n_seeds"))
     return out.reset_index()
+
+
+def seed_summary_text(df: pd.DataFrame, by: list[str], metrics=METRICS) -> pd.DataFrame:
+    """`seed_summary` for reading: one 'mean ± sd' column per metric in percent ('± —' for one seed) and
+    the number of seeds."""
+    s = seed_summary(df, by)
+    out = s[list(by)].copy()
+    for m in metrics:
+        out[f"{m} (%)"] = [mean_sd_text(100 * a, 100 * b, int(n)) for a, b, n in
+                           zip(s[f"{m}_mean"], s[f"{m}_sd"], s["n_seeds"], strict=True)]
+    out["n seeds"] = s["n_seeds"].astype(int)
+    return out
+
+
+def cross_dataset_table(cross: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
+    """Cross-dataset transfer (`experiments.cross_dataset` rows) as a matrix: one row per (target, training
+    dataset), one column per test dataset, 'mean ± sd' of `metric` over seeds in percent ('± —' for one seed),
+    and the seed count."""
+    if cross.empty:
+        return pd.DataFrame(columns=["target", "train_dataset", "n seeds"])
+    g = cross.groupby(["target", "train_dataset", "test_dataset"])[metric]
+    s = g.agg(["mean", "std", "size"]).reset_index()
+    s["text"] = [mean_sd_text(100 * a, 100 * b, int(n)) for a, b, n in zip(s["mean"], s["std"], s["size"], strict=True)]
+    wide = s.pivot(index=["target", "train_dataset"], columns="test_dataset", values="text").fillna("")
+    n = s.groupby(["target", "train_dataset"])["size"].agg(
+        lambda x: f"{x.min()}" if x.min() == x.max() else f"{x.min()}–{x.max()}")
+    wide.columns.name = None
+    return wide.join(n.rename("n seeds")).reset_index()
+
+
+# ---------------------------------------------------------------- held-out errors of one model
+
+
+def wilson_interval(k, n, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion k / n (Wilson 1927): unlike the normal interval it
+    stays inside [0, 1] and is not empty at k = 0 or k = n. (NaN, NaN) for n = 0."""
+    from scipy.stats import norm
+
+    k, n = float(k), float(n)
+    if n <= 0:
+        return float("nan"), float("nan")
+    if not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if k == 0 else max(0.0, centre - half)  # exact ends where rounding would leave ~1e-17
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return float(lo), float(hi)
+
+
+def error_breakdown(preds: pd.DataFrame, by=("quadrant", "style"), confidence: float = 0.95) -> pd.DataFrame:
+    """Misclassifications of held-out predictions (`predict.heldout.heldout_predictions` rows: target,
+    correct and the grouping columns) per target: all tracks, then per value of each column in `by`. One
+    row per group with n tracks, errors, the error rate and its Wilson interval (`confidence`), in percent,
+    and the group's share of the target's errors."""
+    ci = f"ci{100 * confidence:g}"
+    rows = []
+    for target, g in preds.groupby("target", sort=False):
+        total_err = int((~g["correct"].astype(bool)).sum())
+        groups = [("all", "all tracks", g)]
+        for col in by:
+            if col in g and g[col].astype(str).str.len().gt(0).any():
+                groups += [(col, str(v), h) for v, h in g.groupby(g[col].astype(str), sort=True)]
+        for col, value, h in groups:
+            n, k = len(h), int((~h["correct"].astype(bool)).sum())
+            lo, hi = wilson_interval(k, n, confidence)
+            rows.append({"target": target, "by": col, "group": value, "n": n, "errors": k,
+                         "error_rate (%)": 100 * k / n, f"{ci}_low (%)": 100 * lo, f"{ci}_high (%)": 100 * hi,
+                         "share of errors (%)": 100 * k / total_err if total_err else float("nan")})
+    cols = ["target", "by", "group", "n", "errors", "error_rate (%)", f"{ci}_low (%)", f"{ci}_high (%)",
+            "share of errors (%)"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 # ---------------------------------------------------------------- the paper's claims against our evidence

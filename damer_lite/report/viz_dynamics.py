@@ -227,14 +227,14 @@ def fig6(dyn: dict[str, Dynamics], title: str = ""):
 
 def entropy_after_fill(d: Dynamics) -> tuple[float, float]:
     """Mean and sd of the per-step queue entropy after the first epoch (while the queue fills it is not
-    comparable); all steps when the run has a single epoch."""
+    comparable); all steps when the run has a single epoch. The sd of a single step is undefined (NaN)."""
     s = d.step_entropy[~np.isnan(d.step_entropy)] if d.step_entropy.size else d.step_entropy
     n_ep = max(len(d.epochs), 1)
     if s.size == 0:
         return float("nan"), float("nan")
     per_epoch = max(s.size // n_ep, 1)
     tail = s[per_epoch:] if n_ep > 1 and s.size > per_epoch else s
-    return float(tail.mean()), float(tail.std(ddof=1)) if tail.size > 1 else 0.0
+    return float(tail.mean()), float(tail.std(ddof=1)) if tail.size > 1 else float("nan")  # one step: no sd
 
 
 def dynamics_summary(dyn: dict[str, Dynamics], dataset: str = "") -> pd.DataFrame:
@@ -254,6 +254,72 @@ def dynamics_summary(dyn: dict[str, Dynamics], dataset: str = "") -> pd.DataFram
                  **{c: p.get(c, np.nan) for c in cols[1:]}, "step_entropy_mean": p["queue_entropy"],
                  "step_entropy_sd": p["queue_entropy_sd"], "note": PAPER_NOTE})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- when does PCL select everything?
+
+
+MASK_FULL = 1.0 - 1e-9  # a logged mask ratio at or above this is "every eligible row passed" (float rounding)
+
+
+def seed_run_dirs(runs_dir, dataset: str, target: str, configuration: str = "damer") -> dict[int, Path]:
+    """{seed: run folder} of every complete run (run.json) of (dataset, target, configuration) below runs_dir."""
+    out = {}
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return out
+    for info_path in sorted(runs_dir.rglob("run.json")):
+        info = json.loads(info_path.read_text())
+        if (info.get("dataset"), info.get("target"), info.get("configuration")) == (dataset, target, configuration):
+            out.setdefault(int(info.get("seed", -1)), info_path.parent)
+    return dict(sorted(out.items()))
+
+
+def saturation_epochs(epochs: pd.DataFrame) -> dict:
+    """From one run's per-epoch log (epoch, theta, reliability, mask_ratio): the first epoch at which θ_t < r̄_t/2
+    (r̄_t: the epoch's mean reliability), with θ_t and r̄_t there, and the first epoch at which the mask ratio
+    is 1 (every eligible row passed in every step) and the epoch from which it stays 1 to the end. NaN where
+    it never happens.
+
+    Why r̄/2: with two classes max p_fuse ≥ 1/2, so a sample's confidence c = r · max p_fuse ≥ r/2; once
+    θ_t < r/2 it passes whatever the model predicts. For the batch as a whole that is θ_t < min r/2; r̄/2 is the
+    typical sample's bound, so the mask ratio may reach 1 earlier (most max p_fuse are well above 1/2) or a
+    little later (a few samples with r below the mean)."""
+    e = epochs.sort_values("epoch")
+    ep = e["epoch"].to_numpy(dtype=int)
+    theta, r, mask = (e[c].to_numpy(dtype=float) for c in ("theta", "reliability", "mask_ratio"))
+    below = np.flatnonzero(theta < r / 2)
+    full = np.flatnonzero(mask >= MASK_FULL)
+    not_full = np.flatnonzero(~(mask >= MASK_FULL))
+    stays = (not_full[-1] + 1 if not_full.size else 0) if full.size else mask.size  # start of the final run of 1s
+    i = below[0] if below.size else None
+    return {"epochs": int(ep.max()) if ep.size else 0,
+            "first_epoch_theta_below_r_half": int(ep[i]) if i is not None else np.nan,
+            "theta_there": float(theta[i]) if i is not None else np.nan,
+            "r_mean_there": float(r[i]) if i is not None else np.nan,
+            "first_epoch_mask_1": int(ep[full[0]]) if full.size else np.nan,
+            "mask_1_from_epoch": int(ep[stays]) if stays < mask.size else np.nan,
+            "mask_last": float(mask[-1]) if mask.size else np.nan}
+
+
+def saturation_table(runs_dir, dataset: str, configuration: str = "damer", targets=TARGETS) -> pd.DataFrame:
+    """Per target and seed (every run of `configuration` below runs_dir with PCL statistics): the epoch at which
+    θ_t first falls below r̄_t/2 and the epoch at which the mask ratio first reaches 1 (`saturation_epochs`)."""
+    rows = []
+    for target in targets:
+        for seed, d in seed_run_dirs(runs_dir, dataset, target, configuration).items():
+            if not (d / "history.json").is_file():
+                continue
+            ep = epoch_frame(json.loads((d / "history.json").read_text()))
+            if ep.empty or not {"theta", "reliability", "mask_ratio"} <= set(ep.columns):
+                continue
+            rows.append({"dataset": dataset, "target": target, "configuration": configuration, "seed": seed,
+                         **saturation_epochs(ep)})
+    cols = ["dataset", "target", "configuration", "seed", "epochs", "first_epoch_theta_below_r_half", "theta_there",
+            "r_mean_there", "first_epoch_mask_1", "mask_1_from_epoch", "mask_last"]
+    out = pd.DataFrame(rows, columns=cols)
+    epochs = ["first_epoch_theta_below_r_half", "first_epoch_mask_1", "mask_1_from_epoch"]
+    return out.astype({c: "Int64" for c in epochs})  # epochs stay integers; <NA> where it never happens
 
 
 # ---------------------------------------------------------------- Fig. 7: t-SNE

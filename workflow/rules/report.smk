@@ -76,6 +76,20 @@ rule notebook_model:
 
 rule notebook_ablation:
     input:
+        # the held-out error analysis: SynthMemo's exported checkpoints, the runs they were exported from (seed,
+        # feature store), that store and the dataset (style, audio); skipped without SynthMemo
+        **(
+            {
+                "checkpoints": [f"{RESULTS}/checkpoints/synthmemo_{t}.pt" for t in config["targets"]],
+                "export_runs": [
+                    f"{run_dir('synthmemo', t, 'damer', SHOW, 'runs_export')}/run.json" for t in config["targets"]
+                ],
+                "store": store_index("synthmemo"),
+                "data": dataset_ready("synthmemo"),
+            }
+            if "synthmemo" in DATASETS
+            else {}
+        ),
         runs=ALL_RUNS,
         semi=SEMI_RUNS,
         extras=EXTRAS,
@@ -92,14 +106,22 @@ rule notebook_ablation:
         runs=lambda w, output: f"{results_of(output.notebook)}/runs",
         semi=lambda w, output: f"{results_of(output.notebook)}/runs_semi",
         results=lambda w, output: results_of(output.notebook),
+        errors=lambda w, input, output: (
+            f"-p error_dataset synthmemo -p root {DATASETS['synthmemo']} -p features_dir {features_of(input.store)} "
+            f"-p checkpoint_dir {results_of(output.notebook)}/checkpoints "
+            f"-p export_runs_dir {results_of(output.notebook)}/runs_export"
+            if "synthmemo" in DATASETS
+            else "-p error_dataset ''"
+        ),
         script=NOTEBOOK_SH,
     shell:
         "bash {params.script} {input.notebook} {output.notebook} -p runs_dir {params.runs} "
-        "-p semi_runs_dir {params.semi} -p results_dir {params.results} > {log} 2>&1"
+        "-p semi_runs_dir {params.semi} {params.errors} -p results_dir {params.results} > {log} 2>&1"
 
 rule notebook_dynamics:
     input:
-        runs=lambda w: showcase_runs(w.dataset),
+        # the showcase seed's dynamics, and every seed's for the PCL saturation table
+        runs=lambda w: [f"{run_dir(w.dataset, t, 'damer', s)}/run.json" for t in config["targets"] for s in SEEDS],
         notebook="notebooks/06_dynamics.ipynb",
     output:
         notebook=f"{NB_OUT}/06_dynamics_{{dataset}}.ipynb",
