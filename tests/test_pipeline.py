@@ -34,6 +34,8 @@ EXPECTED_TABLES = [
     "personal_listener_check_synthmemo", "personal_quoted",
     # notebook 08: the ids of the predicted files and the timelines against the raters' curves
     "your_music_ids_synthmemo", "your_music_timeline_agreement_synthmemo",
+    # notebook 05's error analysis of the exported checkpoints, notebook 06's mask-ratio saturation per seed
+    "errors_synthmemo", "pcl_saturation_synthmemo",
 ]
 EXPECTED_FIGURES = [
     "fig1_annotators_synthmemo", "fig2_circumplex_synthmemo", "fig3_calibration_synthmemo",
@@ -43,6 +45,7 @@ EXPECTED_FIGURES = [
     "dynamic_rater_curves_synthmemo", "dynamic_ccc_vs_rmse", "dynamic_predicted_vs_annotated_synthmemo",
     "personal_annotators_synthmemo", "personal_track_raters_synthmemo", "personal_schematic",
     "personal_task_matrix_synthmemo", "personal_k_shot_synthmemo", "personal_listener_synthmemo",
+    "errors_synthmemo", "errors_reliability_synthmemo",
 ]
 
 
