@@ -144,13 +144,16 @@ def test_k_shot_experiment_tables(data):
     tables = exp.run_personal(None, "synthmemo", dynamic_profile("smoke"), meta, seeds=[0, 1], progress=False,
                               data=data)
     tasks, summary, paired = (tables[f"personal_synthmemo{s}"] for s in ("_tasks", "", "_paired"))
-    assert set(tasks["method"]) == {"global", "oracle", "finetune", "maml"}
+    assert set(tasks["method"]) == {"global", "oracle", "finetune", "maml", "offset"}
     assert set(tasks.loc[tasks["method"] == "finetune", "k"]) == set(meta.shots)
     assert set(tasks.loc[tasks["method"].isin(["global", "oracle"]), "k"]) == {0}
     # k = 0 fine-tuning is the global model, unit by unit
     g = tasks[tasks["method"] == "global"].set_index(["seed", "annotator", "dim"])["ccc"]
     f0 = tasks[(tasks["method"] == "finetune") & (tasks["k"] == 0)].set_index(["seed", "annotator", "dim"])["ccc"]
     pd.testing.assert_series_equal(f0.sort_index(), g.sort_index(), check_names=False)
+    o0 = tasks[(tasks["method"] == "offset") & (tasks["k"] == 0)].set_index(["seed", "annotator", "dim"])["ccc"]
+    pd.testing.assert_series_equal(o0.sort_index(), g.sort_index(), check_names=False)
+    assert {"offset_tau2_valence", "offset_sigma2_arousal"} <= set(tables["personal_synthmemo_runs"].columns)
     # the held-out annotators of each seed are the tasks, never a training annotator
     for seed in (0, 1):
         _, test = pers.split_annotators(data.annotators, seed, meta.test_annotators)
@@ -164,6 +167,56 @@ def test_k_shot_experiment_tables(data):
     assert row["mean_diff"] == pytest.approx(units["ccc"].mean() - gm)
     # on SynthMemo the oracle (the simulated listener applied to the true latent curve) bounds the global model
     assert row["mean_diff"] > 0
+
+
+def _offset_data(offsets: dict, t: int = 4) -> pers.RaterData:
+    """RaterData whose (annotator, song) curves are constant offsets (valence, arousal) over t tokens."""
+    pairs, targets = [], []
+    songs = sorted({s for d in offsets.values() for s in d})
+    for a, d in offsets.items():
+        for s_, (v, ar) in d.items():
+            pairs.append((a, songs.index(s_), t))
+            targets.append(np.tile([v, ar], (t, 1)))
+    table = pd.DataFrame({"track_id": songs})
+    return pers.RaterData(np.zeros((len(songs), 1, t)), np.zeros((len(songs), 1, t)), table,
+                          pd.DataFrame(pairs, columns=["annotator", "song", "n_valid"]),
+                          np.asarray(targets, dtype=np.float32))
+
+
+def test_offset_prior_by_hand():
+    # reference 0: offsets a1 = (1, 3) on valence, a2 = (-1, 1); arousal the same doubled
+    data = _offset_data({"a1": {"s1": (1, 2), "s2": (3, 6)}, "a2": {"s1": (-1, -2), "s2": (1, 2)}})
+    prior = pers.offset_prior(data, ["a1", "a2"], reference=np.zeros((2, 4, 2)))
+    # within: var(1, 3) = var(-1, 1) = 2 -> sigma2 = 2; between: var(2, 0) = 2, minus 2 * mean(1/2) -> tau2 = 1
+    np.testing.assert_allclose(prior.sigma2, [2.0, 8.0])
+    np.testing.assert_allclose(prior.tau2, [1.0, 4.0])
+    assert prior.n_annotators == 2 and prior.n_pairs == 4
+    np.testing.assert_allclose(prior.weight(1), [1 / 3, 1 / 3])  # 1 / (1 + 2 / 1)
+    np.testing.assert_allclose(prior.weight(4), [2 / 3, 2 / 3])  # 1 / (1 + 2 / 4)
+    np.testing.assert_array_equal(prior.weight(0), [0.0, 0.0])
+    # the support offset: per song the mean over labelled tokens of (y - prediction), then shrunk
+    y = np.array([[[1.0, 0.0], [3.0, np.nan]], [[2.0, 2.0], [2.0, 2.0]]])  # (k = 2, T = 2, 2)
+    pred = np.zeros_like(y)
+    # song means (2, 0) and (2, 2) -> mean (2, 1); w_2 = 1 / (1 + 2 / 2) = 0.5
+    np.testing.assert_allclose(pers.shrunk_offset(prior, pred, y), [1.0, 0.5])
+    np.testing.assert_array_equal(pers.shrunk_offset(prior, pred[:0], y[:0]), [0.0, 0.0])
+    # no spread between listeners beyond what the songs explain: tau2 floored at 0, nothing is shifted
+    flat = _offset_data({"a1": {"s1": (1, 1), "s2": (-1, -1)}, "a2": {"s1": (-1, -1), "s2": (1, 1)}})
+    p0 = pers.offset_prior(flat, ["a1", "a2"], reference=np.zeros((2, 4, 2)))
+    np.testing.assert_array_equal(p0.tau2, [0.0, 0.0])
+    np.testing.assert_array_equal(pers.shrunk_offset(p0, pred, y), [0.0, 0.0])
+    with pytest.raises(ValueError, match="at least 2 training annotators"):
+        pers.offset_prior(data, ["a1"], reference=np.zeros((2, 4, 2)))
+
+
+def test_offset_prior_recovers_simulated_components():
+    rng = np.random.default_rng(3)
+    n_a, n_s = 60, 40
+    bias = rng.normal(0, 0.3, n_a)  # tau2 = 0.09
+    offsets = {f"a{i}": {f"s{j}": (bias[i] + rng.normal(0, 0.5), 0.0) for j in range(n_s)} for i in range(n_a)}
+    prior = pers.offset_prior(_offset_data(offsets, t=2), list(offsets), reference=np.zeros((n_s, 2, 2)))
+    assert prior.sigma2[0] == pytest.approx(0.25, rel=0.1)
+    assert prior.tau2[0] == pytest.approx(0.09, rel=0.4)
 
 
 def test_meta_config_validation():

@@ -1,5 +1,5 @@
-"""Personalised dynamic MER experiment: the k-shot curve of global, fine-tuned, meta-learned (FOMAML) and oracle
-predictions on held-out annotators (`training.personal`).
+"""Personalised dynamic MER experiment: the k-shot curve of global, fine-tuned, meta-learned (FOMAML), shrunk-offset
+(ours) and oracle predictions on held-out annotators (`training.personal`).
 
     tables = run_personal(store_dir, "synthmemo", dynamic_profile("quick"), meta_profile("quick"), seeds=[0, 1, 2])
 
@@ -16,7 +16,8 @@ Tables (returned by name; `damer-lite personal` writes them to RESULTS/tables/):
     personal_{dataset}_paired  per method and k: minus the global model on the same (task, seed), paired: mean,
                                95 % t interval, minimum detectable difference (80 % power), t test p
 The global model and the oracle do not depend on k: they appear at k = 0 only. 'finetune' and 'maml' at k = 0
-are the global model and the meta-trained initialisation without adaptation.
+are the global model and the meta-trained initialisation without adaptation; 'offset' at k = 0 is the global
+model. personal_{dataset}_runs records per seed the offset prior (tau2, sigma2 per dimension).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def _run(data, dataset, cfg, meta, seeds, device, oracle, progress) -> dict[str,
         theta, history = pers.fomaml(glob.model, data, train_ann, glob.standardiser, meta, seed, device=device,
                                      loss_weights=(cfg.w_ccc, cfg.w_pcc, cfg.w_rmse), progress=progress)
         t_meta = time.perf_counter() - t0 - t_global
+        prior = pers.offset_prior(data, train_ann, pers.predict_songs(glob.model, data, glob.standardiser, device))
         tasks = []
         for a in test_ann:
             try:
@@ -86,7 +88,11 @@ def _run(data, dataset, cfg, meta, seeds, device, oracle, progress) -> dict[str,
             if oracle:
                 rows += _rows(seed, task.annotator, "oracle", 0,
                               pers.task_metrics(pers.oracle_predictions(data, task.query), y), nq)
+            support_base = pers.predict_pairs(glob.model, data, glob.standardiser, task.pool, device)
             for k in meta.shots:
+                shift = pers.shrunk_offset(prior, support_base[:k], data.targets[task.support(k)])
+                rows += _rows(seed, task.annotator, "offset", k, pers.task_metrics(base + shift.astype(np.float32), y),
+                              nq)
                 support = pers.support_tensors(data, glob.standardiser, task.support(k), pers.resolve_device(device))
                 for method, init in (("finetune", glob.model), ("maml", theta)):
                     fast = pers.adapt(init, *support, meta.inner_steps, meta.inner_lr,
@@ -95,6 +101,8 @@ def _run(data, dataset, cfg, meta, seeds, device, oracle, progress) -> dict[str,
                     pred = pers.predict_pairs(fast, data, glob.standardiser, task.query, device)
                     rows += _rows(seed, task.annotator, method, k, pers.task_metrics(pred, y), nq)
         info.append({"seed": seed, "train_annotators": len(train_ann), "test_tasks": len(tasks),
+                     **{f"offset_{q}_{dim}": float(getattr(prior, q)[j]) for q in ("tau2", "sigma2")
+                        for j, dim in enumerate(DIMS)},
                      "global_seconds": t_global, "meta_seconds": t_meta,
                      "eval_seconds": time.perf_counter() - t0 - t_global - t_meta,
                      "meta_query_loss_first": history[0]["query_loss"],

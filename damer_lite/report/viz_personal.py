@@ -40,10 +40,12 @@ from damer_lite.training import personal as pers
 from damer_lite.training.dynamic import song_metrics
 
 DIMS = ("valence", "arousal")
-METHOD_ORDER = ("global", "finetune", "maml", "oracle")
+METHOD_ORDER = ("global", "finetune", "maml", "offset", "oracle")
 METHOD_LABELS = {"global": "global (no adaptation)", "finetune": "fine-tuned", "maml": "first-order MAML",
-                 "oracle": "oracle (ceiling)", "annotated": "annotated (this listener)"}
-METHOD_COLORS = {"global": "0.45", "finetune": "C3", "maml": "C0", "oracle": "C2", "annotated": "k"}
+                 "offset": "shrunk offset (ours)", "oracle": "oracle (ceiling)",
+                 "annotated": "annotated (this listener)"}
+METHOD_COLORS = {"global": "0.45", "finetune": "C3", "maml": "C0", "offset": "C1", "oracle": "C2",
+                 "annotated": "k"}
 # experiment tables of `damer-lite personal` (experiments.personal): key -> name suffix
 TABLES = {"summary": "", "tasks": "_tasks", "paired": "_paired", "runs": "_runs"}
 
@@ -418,7 +420,7 @@ def k_shot_table(summary: pd.DataFrame, dim: str = "mean", metrics=("ccc", "rmse
                  ) -> pd.DataFrame:
     """The k-shot summary (`experiments.personal.summarise`) as text, one row per method and k: each metric
     'mean ± sd' over the (held-out annotator, seed) units (sd ddof 1), and n units, n annotators, n seeds.
-    Methods in the order global, finetune, maml, oracle; k ascending."""
+    Methods in the order global, finetune, maml, offset, oracle; k ascending."""
     s = _ordered(summary[summary["dim"] == dim])
     rows = []
     for _, r in s.iterrows():
@@ -445,9 +447,9 @@ def paired_table(paired: pd.DataFrame, dim: str = "mean", metrics=("ccc", "rmse"
     """The paired table (`experiments.personal.paired_vs_global`) as text: per method, k and metric, the mean of
     (method − global) over the same (annotator, seed) units, its 95 % t interval, the minimum detectable
     difference at 80 % power, the t test p, wins (units where the method is better), n units and the reading
-    (`verdict`). 'finetune' at k = 0 is the global model itself and is left out."""
+    (`verdict`). 'finetune' and 'offset' at k = 0 are the global model itself and are left out."""
     p = paired[(paired["dim"] == dim) & paired["metric"].isin(list(metrics))]
-    p = p[~((p["method"] == "finetune") & (p["k"] == 0))]
+    p = p[~(p["method"].isin(["finetune", "offset"]) & (p["k"] == 0))]
     p = _ordered(p).sort_values(["metric"], key=lambda c: c.map({m: i for i, m in enumerate(metrics)}),
                                 kind="stable")
     rows = []
@@ -476,7 +478,7 @@ def paired_row(paired: pd.DataFrame, method: str, k: int, metric: str = "ccc", d
 
 
 def plot_k_shot(summary: pd.DataFrame, dim: str = "mean", metrics=("ccc", "rmse"), title: str = ""):
-    """The k-shot curve, one panel per metric: 'finetune' and 'maml' against k with error bars = sd over the
+    """The k-shot curve, one panel per metric: 'finetune', 'maml' and 'offset' against k with error bars = sd over the
     (held-out annotator, seed) units; 'global' (k = 0) and 'oracle' as horizontal lines (they do not depend on
     k). The number of units is in every legend entry."""
     s = summary[summary["dim"] == dim]

@@ -23,6 +23,9 @@ Methods (`experiments.personal` runs them on the same tasks):
                dynamic loss (the same inner loop as MAML's, from the global initialisation)
     maml       first-order MAML (Finn et al. 2017; FOMAML) from the global initialisation, then the same
                adaptation on the k support songs
+    offset     ours, not DSAML's: the global model plus the listener's mean offset on the k support songs,
+               shrunk toward 0 by how much of a one-song offset is the listener's and how much the song's
+               (`offset_prior`, a random-effects split estimated on the training annotators): no training
     oracle     SynthMemo only: the annotator's simulated response (bias, scale, lag; `annotation.rate` without
                noise and without the per-song interpretation) to the song's true latent curve. It knows what no
                method can (the latent), and not what no method can know (that annotator's noise and reading of
@@ -56,7 +59,7 @@ from damer_lite.training import dynamic as dyn
 from damer_lite.training.data import Standardiser
 from damer_lite.training.precision import resolve_device  # noqa: F401  (re-used by experiments.personal)
 
-METHODS = ("global", "finetune", "maml", "oracle")
+METHODS = ("global", "finetune", "maml", "offset", "oracle")
 
 
 # ---------------------------------------------------------------- per-annotator data
@@ -316,6 +319,91 @@ def predict_pairs(model: torch.nn.Module, data: RaterData, std: Standardiser, pa
     dev = resolve_device(device)
     xm, xc, _ = support_tensors(data, std, pair_idx, dev)
     return dyn.predict_steps(model, xm, xc, dev)
+
+
+# ---------------------------------------------------------------- a shrunk listener offset (ours)
+@dataclass
+class OffsetPrior:
+    """How listeners' offsets vary, from the training annotators only (per dimension valence, arousal):
+    tau2 (2,) the variance of a listener's stable offset across listeners, sigma2 (2,) the variance of one
+    song's offset around that listener's own mean (the song's reading plus noise), and the counts used."""
+
+    tau2: np.ndarray
+    sigma2: np.ndarray
+    n_annotators: int
+    n_pairs: int
+
+    def weight(self, k: int) -> np.ndarray:
+        """(2,) the shrinkage factor of a k-song mean offset: tau2 / (tau2 + sigma2 / k); 0 at k = 0."""
+        if k <= 0:
+            return np.zeros(len(DIMS))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = self.tau2 / (self.tau2 + self.sigma2 / k)
+        return np.nan_to_num(w, nan=0.0)
+
+
+def pair_offsets(data: RaterData, annotators, reference: np.ndarray | None = None) -> pd.DataFrame:
+    """Per (annotator, song) pair of `annotators`: the mean over labelled tokens of (their curve − the
+    reference curve of that song), per dimension. `reference` (n_songs, T, 2): e.g. the global model's
+    predictions (`predict_songs`); None: the mean curve of `annotators`. Columns annotator, song, valence,
+    arousal."""
+    ref = data.mean_targets(annotators) if reference is None else np.asarray(reference, dtype=np.float32)
+    keep = np.flatnonzero(data.pairs["annotator"].isin(list(annotators)).to_numpy())
+    songs = data.pairs["song"].to_numpy()[keep]
+    with np.errstate(all="ignore"):
+        off = np.nanmean(data.targets[keep] - ref[songs], axis=1)  # (n_pairs, 2)
+    out = pd.DataFrame({"annotator": data.pairs["annotator"].to_numpy()[keep], "song": songs})
+    for j, dim in enumerate(DIMS):
+        out[dim] = off[:, j]
+    return out.dropna().reset_index(drop=True)
+
+
+def offset_prior(data: RaterData, train_annotators, reference: np.ndarray | None = None) -> OffsetPrior:
+    """One-way random-effects split of the training annotators' per-song offsets from `reference`
+    (`pair_offsets`; the experiment passes the global model's predictions, the same reference the held-out
+    listener's support offsets are measured from): within a
+    listener, sigma2 = the pooled variance of their songs' offsets around their own mean (ddof 1 per
+    listener); between listeners, tau2 = var(listener means) − sigma2 · mean(1 / n_songs), floored at 0 (the
+    method-of-moments estimate). Held-out annotators are not used."""
+    off = pair_offsets(data, train_annotators, reference)
+    g = off.groupby("annotator")
+    n = g.size()
+    use = n[n >= 2].index
+    if len(use) < 2:
+        raise ValueError(f"need at least 2 training annotators with 2 songs or more, got {len(use)}")
+    sub = off[off["annotator"].isin(use)]
+    g = sub.groupby("annotator")
+    n = g.size().to_numpy(float)
+    sigma2, tau2 = np.zeros(len(DIMS)), np.zeros(len(DIMS))
+    for j, dim in enumerate(DIMS):
+        within = g[dim].var(ddof=1).to_numpy(float)
+        sigma2[j] = float(np.sum(within * (n - 1)) / np.sum(n - 1))
+        means = g[dim].mean().to_numpy(float)
+        tau2[j] = max(0.0, float(np.var(means, ddof=1) - sigma2[j] * np.mean(1.0 / n)))
+    return OffsetPrior(tau2, sigma2, n_annotators=len(use), n_pairs=len(sub))
+
+
+def shrunk_offset(prior: OffsetPrior, support_pred: np.ndarray, support_y: np.ndarray) -> np.ndarray:
+    """(2,) the listener's offset estimated from k support songs, shrunk toward 0:
+        d_i = mean over labelled tokens of (y_i − prediction_i)      per support song i and dimension
+        offset = w_k · mean_i d_i,   w_k = tau2 / (tau2 + sigma2 / k)  (`OffsetPrior.weight`)
+    support_pred, support_y (k, T, 2). k = 0: zeros. The prediction for the listener is then the global
+    model's curve plus this offset on every step (method 'offset', ours: not in DSAML)."""
+    k = len(support_y)
+    if k == 0:
+        return np.zeros(len(DIMS))
+    with np.errstate(all="ignore"):
+        d = np.nanmean(np.asarray(support_y, float) - np.asarray(support_pred, float), axis=1)  # (k, 2)
+    mean = np.nan_to_num(np.nanmean(d, axis=0), nan=0.0)
+    return prior.weight(k) * mean
+
+
+@torch.no_grad()
+def predict_songs(model: torch.nn.Module, data: RaterData, std: Standardiser, device=None) -> np.ndarray:
+    """(n_songs, T, 2) predictions of `model` for every song of `data` (eval mode, fp32)."""
+    dev = resolve_device(device)
+    xm, xc = std(data.mel, data.coch)
+    return dyn.predict_steps(model, xm.to(dev), xc.to(dev), dev)
 
 
 # ---------------------------------------------------------------- the SynthMemo oracle
