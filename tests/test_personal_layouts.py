@@ -128,8 +128,8 @@ def test_memo2496_k_shot_runs_without_an_oracle(memo_store):
     meta = meta_profile("smoke", {"shots": [0, 1]})
     tables = exp.run_personal(sdir, "memo2496", dynamic_profile("smoke"), meta, seeds=[0], progress=False)
     tasks = tables["personal_memo2496_tasks"]
-    # no ground truth of the listeners: the oracle is not run, the learned methods are
-    assert set(tasks["method"]) == {"global", "finetune", "maml"}
+    # no ground truth of the listeners: the oracle is not run, the others are
+    assert set(tasks["method"]) == {"global", "finetune", "maml", "offset"}
     data = pers.rater_data(sdir, min_songs=4)
     _, test = pers.split_annotators(data.annotators, 0, meta.test_annotators)
     assert set(tasks["annotator"]) <= set(test)
