@@ -46,6 +46,18 @@ def dataset_label(name: str) -> str:
 UNDEFINED = "—"  # how a statistic that does not exist prints (the sd of one seed, a test with n < 2): never "0.0"
 
 
+def fmt(value, digits: int = 2, signed: bool = False) -> str:
+    """A number with `digits` decimals (a sign with `signed`), or '—' when it is undefined (None, NaN, inf,
+    not a number)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return UNDEFINED
+    if not np.isfinite(v):
+        return UNDEFINED
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+
+
 def mean_sd_text(mean: float, sd: float, n: int, digits: int = 2) -> str:
     """'mean ± sd' of n values; the sd of one value is undefined and prints as '—' ('78.00 ± —'), no
     values as ''."""

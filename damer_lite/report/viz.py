@@ -7,6 +7,8 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
+from damer_lite.report.tables import dash_undefined
+
 # 12 emotion terms at circumplex angles (degrees from the positive-valence axis). The paper's interface
 # (Fig. 2) places 12 terms "at theoretical V-A coordinates based on psychological models" without listing
 # the coordinates; these follow Russell's circumplex and are illustrative.
@@ -135,5 +137,5 @@ def annotator_profile(annotators: pd.DataFrame):
 def dash_missing(df: pd.DataFrame, digits: int | None = 3) -> pd.DataFrame:
     """A copy of `df` for display: numbers rounded to `digits` (None: as they are) and every undefined value
     (NaN, None) shown as "—" instead of NaN. For reading only; tables are saved with their NaN."""
-    out = df.round(digits) if digits is not None else df.copy()
-    return out.astype(object).where(out.notna(), "—")
+    out = df.round(digits) if digits is not None else df
+    return dash_undefined(out, columns=out.columns)

@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from damer_lite.report.tables import fmt
 from damer_lite.report.viz_dynamic_mer import (
     DIM_COLORS,
     first_order_delay,
@@ -36,7 +37,6 @@ from damer_lite.report.viz_dynamic_mer import (
 )
 
 DIMS = ("valence", "arousal")
-DASH = "—"
 # the four quadrants of the V-A plane: name -> (sign of valence, sign of arousal). A label > 0 is on the
 # positive side, 0 itself on the negative side (the paper binarises at zero: class 1 iff label > 0).
 QUADRANTS = {
@@ -48,17 +48,6 @@ QUADRANTS = {
 QUADRANT_CENTRE = 0.5  # each quadrant's centre is (±0.5, ±0.5): the middle of its square on [-1, 1]²
 SKIP_S = 5.0  # s: the raters' cursor starts at the centre; the lag is measured from here on (as notebook 09)
 MAX_LAG_S = 5.0  # s: lags -5 .. +5 s
-
-
-def fmt(x, digits: int = 2, signed: bool = False) -> str:
-    """A number with `digits` decimals, or "—" when it is undefined (None, NaN, inf)."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return DASH
-    if not np.isfinite(v):
-        return DASH
-    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
 
 
 # -------------------------------------------------------------------------------------- tracks to hear

@@ -34,24 +34,13 @@ import pandas as pd
 
 from damer_lite.datasets import dynamic
 from damer_lite.report import audio
+from damer_lite.report.tables import UNDEFINED as DASH
+from damer_lite.report.tables import fmt  # noqa: F401  (notebook 08 formats with viz_predict.fmt)
 
 DIMS = ("valence", "arousal")
 DIM_COLORS = {"valence": "C2", "arousal": "C0"}
 LISTEN_S = 10.0  # s: excerpt length of each player
 LISTEN_SR = 16000  # Hz: excerpt rate (mono MP3), ~10 kB a player
-DASH = "—"  # an undefined statistic
-
-
-# ------------------------------------------------------------------------------------------------ formatting
-def fmt(value, digits: int = 2, signed: bool = False) -> str:
-    """A number with `digits` decimals, or '—' when it is undefined (None, NaN, inf)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return DASH
-    if not math.isfinite(v):
-        return DASH
-    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
 
 
 # ------------------------------------------------------------------------------------------------ short ids
