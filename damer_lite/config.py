@@ -26,6 +26,15 @@ METRICS = ("acc", "f1", "auc")
 # Dynamic MER: the per-step dimensions (order of the last axis of curves and predictions) and the per-song metrics.
 DYNAMIC_DIMS = ("valence", "arousal")
 DYNAMIC_METRICS = ("rmse", "pcc", "ccc")
+# The four quadrants of the valence-arousal plane by (valence on the positive side, arousal on the positive side);
+# as the binary targets, a label > 0 is positive and 0 itself negative. One name per quadrant, used wherever a
+# quadrant is named (predictions, error analysis, the tracks to hear).
+QUADRANTS = {
+    (True, True): "Q1 happy/excited",
+    (False, True): "Q2 angry/tense",
+    (False, False): "Q3 sad/depressed",
+    (True, False): "Q4 calm/relaxed",
+}
 # The baselines fitted with scikit-learn (training.baselines): CPU only, seconds per run.
 SKLEARN_BASELINES = ("concat_linear", "svm")
 

@@ -31,7 +31,7 @@ def test_quadrant_tracks_nearest_to_each_centre():
         "window_start_s": [1.0] * 7,
     })
     q = vc.quadrant_tracks(m).set_index("quadrant")
-    names = list(vc.QUADRANTS)
+    names = list(vc.QUADRANTS.values())  # Q1 .. Q4
     # Q1 (+,+): a at (0.4, 0.6) is sqrt(0.1² + 0.1²) = 0.1414 from (0.5, 0.5); b is sqrt(0.4² + 0.4²) = 0.566
     assert q.loc[names[0], "track_id"] == "a"
     assert q.loc[names[0], "distance"] == pytest.approx(math.sqrt(0.02))

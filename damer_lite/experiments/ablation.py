@@ -72,12 +72,6 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["target", "head", "_o"]).drop(columns="_o").reset_index(drop=True)
 
 
-def format_mean_sd(summary: pd.DataFrame, metric: str = "acc", scale: float = 100.0) -> pd.Series:
-    """'mean ± sd' strings (percent by default) for a summary from `summarise`."""
-    return summary.apply(lambda r: f"{scale * r[f'{metric}_mean']:.2f} ± {scale * r[f'{metric}_std']:.2f}"
-                         if r[f"{metric}_n"] > 1 else f"{scale * r[f'{metric}_mean']:.2f}", axis=1)
-
-
 def paired_stats(d: np.ndarray, alpha: float = 0.05, power: float = 0.8) -> dict[str, float]:
     """Paired differences d (one per seed, configuration minus reference on the same split and init):
     mean, sd (ddof=1), the t interval of the mean (1 - alpha), and the minimum detectable difference of this

@@ -26,10 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from damer_lite.config import TARGETS
+from damer_lite.config import QUADRANTS, TARGETS
 from damer_lite.predict.checkpoint import Checkpoint, CheckpointError
 from damer_lite.predict.checkpoint import load as load_checkpoint
-from damer_lite.predict.predictor import QUADRANTS
 
 COLUMNS = ["track_id", "target", "valence", "arousal", "quadrant", "style", "y_true", "margin", "p",
            "p_calibrated", "y_pred", "correct"]

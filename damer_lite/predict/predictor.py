@@ -34,18 +34,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from damer_lite.config import QUADRANTS
 from damer_lite.predict.checkpoint import TARGETS, Checkpoint, CheckpointError, find_pair
 from damer_lite.predict.checkpoint import load as load_checkpoint
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
 MAX_SPAN_S = 120.0
 # (positive valence, high arousal) -> quadrant of Russell's circumplex
-QUADRANTS = {
-    (True, True): "Q1 happy/excited",
-    (False, True): "Q2 angry/tense",
-    (False, False): "Q3 sad/depressed",
-    (True, False): "Q4 calm/relaxed",
-}
 COLUMNS = ["path", "track", "window", "start_s", "end_s", "p_arousal", "p_valence", "logit_arousal",
            "logit_valence", "arousal", "valence", "quadrant", "note", "error"]
 SYNTH_WARNING = ("the {target} checkpoint was trained on SynthMemo (synthetic tracks with simulated labels): "

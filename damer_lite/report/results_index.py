@@ -183,8 +183,10 @@ def build(results: Path, profile: str, datasets: list[str]) -> str:
         lines += [f"- [{p.name}](checkpoints/{p.name})" for p in cks]
         lines.append("")
     nbs = sorted((results / "notebooks").glob("*.ipynb")) if (results / "notebooks").exists() else []
-    lines += ["## Executed notebooks", ""]
-    lines += [f"- [{p.name}](notebooks/{p.name}) ([html](notebooks/{p.stem}.html))" for p in nbs]
+    lines += ["## Executed notebooks", "",
+              "Rendered with their figures, typeset equations and audio players in the companion site, "
+              "`site/index.html` (built by `make site`, the last step of `make results`; it works offline).", ""]
+    lines += [f"- [{p.name}](notebooks/{p.name})" for p in nbs]
     summary = _metrics_summary(results)
     if summary:
         lines += ["", "## Headline (fused head, test accuracy, mean ± sample sd over seeds)", "", *summary]

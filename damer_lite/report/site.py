@@ -111,7 +111,6 @@ class Stage:
         for nb in sorted((r / "notebooks").glob("*.ipynb")):
             staged = f"notebooks/{nb.name}"
             self._page(nb, staged)
-            self.pages[_key(nb.with_suffix(".html"))] = staged  # the nbconvert copy: its page here
             self.notebooks.append(staged)
         for md in sorted((r / "tables").glob("*.md")):
             staged = f"tables/{md.name}"
@@ -187,8 +186,6 @@ class Stage:
             shutil.copyfile(src_path, dst)
         for src_path, staged in list(self.pages.items()):
             p = Path(src_path)
-            if p.suffix == ".html":
-                continue
             if staged == "index.md":
                 self.write(staged, self._index(p))
             elif staged.startswith("notebooks/"):

@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from damer_lite.config import QUADRANTS  # (valence > 0, arousal > 0) -> name
 from damer_lite.report.tables import fmt
 from damer_lite.report.viz_dynamic_mer import (
     DIM_COLORS,
@@ -37,14 +38,6 @@ from damer_lite.report.viz_dynamic_mer import (
 )
 
 DIMS = ("valence", "arousal")
-# the four quadrants of the V-A plane: name -> (sign of valence, sign of arousal). A label > 0 is on the
-# positive side, 0 itself on the negative side (the paper binarises at zero: class 1 iff label > 0).
-QUADRANTS = {
-    "Q1 +V +A (happy, excited)": (1, 1),
-    "Q2 −V +A (tense, angry)": (-1, 1),
-    "Q3 −V −A (sad, bored)": (-1, -1),
-    "Q4 +V −A (calm, relaxed)": (1, -1),
-}
 QUADRANT_CENTRE = 0.5  # each quadrant's centre is (±0.5, ±0.5): the middle of its square on [-1, 1]²
 SKIP_S = 5.0  # s: the raters' cursor starts at the centre; the lag is measured from here on (as notebook 09)
 MAX_LAG_S = 5.0  # s: lags -5 .. +5 s
@@ -60,8 +53,9 @@ def quadrant_tracks(manifest: pd.DataFrame, centre: float = QUADRANT_CENTRE) -> 
     audio_path, window_start_s (0 when the manifest has none)."""
     m = manifest.dropna(subset=["valence", "arousal"])
     rows = []
-    for name, (sv, sa) in QUADRANTS.items():
-        inside = m[((m["valence"] > 0) == (sv > 0)) & ((m["arousal"] > 0) == (sa > 0))]
+    for (pos_v, pos_a), name in QUADRANTS.items():
+        sv, sa = (1 if pos_v else -1), (1 if pos_a else -1)
+        inside = m[((m["valence"] > 0) == pos_v) & ((m["arousal"] > 0) == pos_a)]
         if inside.empty:
             continue
         dist = np.hypot(inside["valence"] - sv * centre, inside["arousal"] - sa * centre)

@@ -153,3 +153,17 @@ EXTRAS = (
     if "synthmemo" in DATASETS
     else []
 ) + ([f"{RESULTS}/tables/cross_dataset.csv"] if len(DATASETS) >= 2 else [])
+
+
+# Priorities of the grid jobs: label efficiency reads the grid's damer and dsaf+saml runs, so those go first
+# (it then starts early); the others longest first (the SAML configurations ~90 s per job of 5 seeds on one
+# core, the other neural ones ~65 s, the transformers ~40 s, the semi-supervised ones ~20-50 s, scikit-learn
+# ~3 s), so that the last minutes of a run are not one long job on one core while the other idles.
+def grid_priority(runs: str, model: str) -> int:
+    if runs == "runs":
+        if model in ("damer", "dsaf+saml"):
+            return 40
+        return {"saml": 20, "pcl+saml": 20, "dsaf": 15, "pcl": 15, "dsaf+pcl": 15,
+                "mel_transformer": 10, "coch_transformer": 10}.get(model, 0)
+    semi_pcl = {"damer": 8, "pcl+saml": 8, "pcl": 8, "dsaf+pcl": 8}  # pseudo-labelled pool: twice the steps
+    return semi_pcl.get(model, 5 if model in config["configurations"] else 0)

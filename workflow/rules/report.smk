@@ -1,4 +1,4 @@
-# Aggregate notebooks (executed copies + HTML under results/notebooks/) and the results index.
+# Aggregate notebooks (executed copies under results/notebooks/; `make site` renders them) and the results index.
 
 rule notebook_data:
     input:
@@ -6,7 +6,6 @@ rule notebook_data:
         notebook="notebooks/01_data.ipynb",
     output:
         notebook=f"{NB_OUT}/01_data_{{dataset}}.ipynb",
-        html=f"{NB_OUT}/01_data_{{dataset}}.html",
     log:
         f"{RESULTS}/logs/01_data_{{dataset}}.log",
     conda:
@@ -26,7 +25,6 @@ rule notebook_features:
         notebook="notebooks/02_features.ipynb",
     output:
         notebook=f"{NB_OUT}/02_features_{{dataset}}.ipynb",
-        html=f"{NB_OUT}/02_features_{{dataset}}.html",
     log:
         f"{RESULTS}/logs/02_features_{{dataset}}.log",
     conda:
@@ -54,7 +52,6 @@ rule notebook_model:
         ),
     output:
         notebook=f"{NB_OUT}/03_model_{{dataset}}.ipynb",
-        html=f"{NB_OUT}/03_model_{{dataset}}.html",
     log:
         f"{RESULTS}/logs/03_model_{{dataset}}.log",
     conda:
@@ -97,7 +94,6 @@ rule notebook_ablation:
         notebook="notebooks/05_ablation.ipynb",
     output:
         notebook=f"{NB_OUT}/05_ablation.ipynb",
-        html=f"{NB_OUT}/05_ablation.html",
     log:
         f"{RESULTS}/logs/05_ablation.log",
     conda:
@@ -125,7 +121,6 @@ rule notebook_dynamics:
         notebook="notebooks/06_dynamics.ipynb",
     output:
         notebook=f"{NB_OUT}/06_dynamics_{{dataset}}.ipynb",
-        html=f"{NB_OUT}/06_dynamics_{{dataset}}.html",
     log:
         f"{RESULTS}/logs/06_dynamics_{{dataset}}.log",
     conda:
@@ -145,7 +140,6 @@ rule notebook_tsne:
         notebook="notebooks/07_tsne.ipynb",
     output:
         notebook=f"{NB_OUT}/07_tsne_{{dataset}}.ipynb",
-        html=f"{NB_OUT}/07_tsne_{{dataset}}.html",
     log:
         f"{RESULTS}/logs/07_tsne_{{dataset}}.log",
     conda:
@@ -169,7 +163,6 @@ rule notebook_dynamic_mer:
         notebook="notebooks/09_dynamic.ipynb",
     output:
         notebook=f"{NB_OUT}/09_dynamic_{{dataset}}.ipynb",
-        html=f"{NB_OUT}/09_dynamic_{{dataset}}.html",
     log:
         f"{RESULTS}/logs/09_dynamic_{{dataset}}.log",
     conda:
@@ -196,7 +189,6 @@ rule notebook_personal:
         notebook="notebooks/10_personalised.ipynb",
     output:
         notebook=f"{NB_OUT}/10_personalised_{{dataset}}.ipynb",
-        html=f"{NB_OUT}/10_personalised_{{dataset}}.html",
     log:
         f"{RESULTS}/logs/10_personalised_{{dataset}}.log",
     conda:
@@ -218,16 +210,12 @@ rule notebook_training_showcase:
         lambda w: f"{run_dir(w.dataset, 'arousal', 'damer', SHOW)}/04_training.ipynb",
     output:
         notebook=f"{NB_OUT}/04_training_{{dataset}}.ipynb",
-        html=f"{NB_OUT}/04_training_{{dataset}}.html",
     log:
         f"{RESULTS}/logs/04_training_{{dataset}}.log",
     conda:
         "../envs/damer-lite.yaml"
-    params:
-        nb_out=lambda w, output: Path(output.notebook).parent,
     shell:
-        "(cp {input} {output.notebook} && "
-        "jupyter nbconvert --to html --log-level WARN {output.notebook} --output-dir {params.nb_out}) > {log} 2>&1"
+        "cp {input} {output.notebook} > {log} 2>&1"
 
 
 rule results_index:
@@ -258,7 +246,6 @@ rule notebook_your_music:
         notebook="notebooks/08_your_music.ipynb",
     output:
         notebook=f"{NB_OUT}/08_your_music_{{dataset}}.ipynb",
-        html=f"{NB_OUT}/08_your_music_{{dataset}}.html",
     log:
         f"{RESULTS}/logs/08_your_music_{{dataset}}.log",
     conda:

@@ -41,13 +41,13 @@ rule train_showcase:
 
 # One job per (dataset, target, configuration) of each protocol and chunk of seeds (`seeds_per_job`): its seeds in
 # one `damer-lite grid` process.
+# Priorities: `grid_priority` (rules/common.smk), longest first.
 for job_name, job_runs, job_model, job_seeds, job_protocol, job_gpu, job_part in GRID_JOBS:
 
     rule:
         name:
             job_name
-        # label efficiency reads the grid's damer and dsaf+saml runs: train those first, so that it starts early
-        priority: 40 if job_runs == "runs" and job_model in ("damer", "dsaf+saml") else 0
+        priority: grid_priority(job_runs, job_model)
         input:
             store=lambda w: store_index(w.dataset),
         output:
