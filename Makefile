@@ -3,10 +3,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# torch is pinned on the same pip command line as the package, so that the range in pyproject.toml does not
-# pull a multi-GB CUDA build on a CPU machine. On a GPU machine: make TORCH_SPEC='torch' install
-# One resolver run, and no byte-compilation of every installed module at install time (Python compiles what is
-# imported, once): 47 s instead of 71 s from a warm pip cache on the 2-core machine of docs/performance.md.
+# torch is pinned on the same pip command line as the package (one resolver run), so that the range in
+# pyproject.toml does not pull a multi-GB CUDA build on a CPU machine. On a GPU machine: make TORCH_SPEC='torch'
+# install. pip byte-compiles what it installs: keep it so, where PYTHONDONTWRITEBYTECODE is set (as on this
+# project's machines) nothing else writes the .pyc files, and every job would compile torch's modules again
+# (~4 s more per process start, measured).
 TORCH_SPEC ?= torch==2.13.0
 CORES ?= all
 PROFILE ?= quick
@@ -22,7 +23,7 @@ install: $(VENV)/.installed katex-if-npm
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --no-compile "$(TORCH_SPEC)" -e ".[dev,site]"
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)" -e ".[dev,site]"
 	touch $@
 
 # KaTeX for the site's equations, pinned in package-lock.json and vendored into node_modules/ (npm registry).

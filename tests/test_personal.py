@@ -133,6 +133,16 @@ def test_oracle_is_the_noiseless_simulated_listener(data):
         ok = np.isfinite(om[..., j]) & np.isfinite(ym[..., j])
         assert np.corrcoef(om[..., j][ok], ym[..., j][ok])[0, 1] > 0.8
         assert np.abs(om[..., j][ok] - ym[..., j][ok]).mean() < 0.15
+    # the average-listener oracle: the mean of the listeners' own oracle curves on the song (alignment to the
+    # tokens is linear), whoever annotated the pair; with the pair's own annotator alone it is the oracle
+    song = int(data.pairs["song"].iloc[0])
+    on_song = np.flatnonzero(data.pairs["song"].to_numpy() == song)
+    people = list(data.pairs["annotator"].iloc[on_song])
+    avg = pers.oracle_predictions(data, on_song, listeners=people)
+    np.testing.assert_allclose(avg, np.broadcast_to(oracle[on_song].mean(axis=0), avg.shape), atol=1e-6)
+    np.testing.assert_allclose(pers.oracle_predictions(data, on_song[:1], listeners=people[:1]), oracle[on_song[:1]])
+    with pytest.raises(ValueError, match="unknown"):
+        pers.oracle_predictions(data, on_song[:1], listeners=["nobody"])
     # without SynthMemo's ground truth there is no oracle
     p = int(np.flatnonzero(data.pairs["annotator"] == "A01")[0])
     with pytest.raises(ValueError, match="synth_truth"):
@@ -144,9 +154,9 @@ def test_k_shot_experiment_tables(data):
     tables = exp.run_personal(None, "synthmemo", dynamic_profile("smoke"), meta, seeds=[0, 1], progress=False,
                               data=data)
     tasks, summary, paired = (tables[f"personal_synthmemo{s}"] for s in ("_tasks", "", "_paired"))
-    assert set(tasks["method"]) == {"global", "oracle", "finetune", "maml", "offset"}
+    assert set(tasks["method"]) == {"global", "oracle", "oracle_average", "finetune", "maml", "offset"}
     assert set(tasks.loc[tasks["method"] == "finetune", "k"]) == set(meta.shots)
-    assert set(tasks.loc[tasks["method"].isin(["global", "oracle"]), "k"]) == {0}
+    assert set(tasks.loc[tasks["method"].isin(["global", "oracle", "oracle_average"]), "k"]) == {0}
     # k = 0 fine-tuning is the global model, unit by unit
     g = tasks[tasks["method"] == "global"].set_index(["seed", "annotator", "dim"])["ccc"]
     f0 = tasks[(tasks["method"] == "finetune") & (tasks["k"] == 0)].set_index(["seed", "annotator", "dim"])["ccc"]
@@ -167,6 +177,9 @@ def test_k_shot_experiment_tables(data):
     assert row["mean_diff"] == pytest.approx(units["ccc"].mean() - gm)
     # on SynthMemo the oracle (the simulated listener applied to the true latent curve) bounds the global model
     assert row["mean_diff"] > 0
+    # the average-listener oracle knows the latent curve but no listener: below the oracle, above the global model
+    avg = tasks[(tasks["method"] == "oracle_average") & (tasks["dim"] == "mean")]["ccc"].mean()
+    assert gm < avg < units["ccc"].mean()
 
 
 def _offset_data(offsets: dict, t: int = 4) -> pers.RaterData:

@@ -5,7 +5,7 @@
 
 Holds out a share of the annotators per seed, trains the global dynamic model on the other annotators' mean
 curves, meta-trains a copy with first-order MAML over their tasks, and scores the held-out annotators' query
-songs after adapting on k of their songs (global, finetune, maml and, on SynthMemo, the oracle). Writes the
+songs after adapting on k of their songs (global, finetune, maml, offset and, on SynthMemo, the two oracles). Writes the
 tables RESULTS/tables/personal_{dataset}[_tasks|_paired|_runs]. See docs/personalize.md.
 """
 

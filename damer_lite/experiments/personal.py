@@ -15,9 +15,11 @@ Tables (returned by name; `damer-lite personal` writes them to RESULTS/tables/):
     personal_{dataset}         per method, k and dimension: mean and sd over the (task, seed) units, n units
     personal_{dataset}_paired  per method and k: minus the global model on the same (task, seed), paired: mean,
                                95 % t interval, minimum detectable difference (80 % power), t test p
-The global model and the oracle do not depend on k: they appear at k = 0 only. 'finetune' and 'maml' at k = 0
-are the global model and the meta-trained initialisation without adaptation; 'offset' at k = 0 is the global
-model. personal_{dataset}_runs records per seed the offset prior (tau2, sigma2 per dimension).
+The global model and the two oracles ('oracle': this listener's response to the true latent; 'oracle_average':
+the training listeners' mean response to it, knowing no listener) do not depend on k: they appear at k = 0 only.
+'finetune' and 'maml' at k = 0 are the global model and the meta-trained initialisation without adaptation;
+'offset' at k = 0 is the global model. personal_{dataset}_runs records per seed the offset prior (tau2, sigma2
+per dimension).
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ def _run(data, dataset, cfg, meta, seeds, device, oracle, progress) -> dict[str,
             if oracle:
                 rows += _rows(seed, task.annotator, "oracle", 0,
                               pers.task_metrics(pers.oracle_predictions(data, task.query), y), nq)
+                average = pers.oracle_predictions(data, task.query, listeners=train_ann)  # knows no listener
+                rows += _rows(seed, task.annotator, "oracle_average", 0, pers.task_metrics(average, y), nq)
             support_base = pers.predict_pairs(glob.model, data, glob.standardiser, task.pool, device)
             for k in meta.shots:
                 shift = pers.shrunk_offset(prior, support_base[:k], data.targets[task.support(k)])
@@ -150,11 +154,12 @@ def paired_vs_global(tasks: pd.DataFrame) -> pd.DataFrame:
 
 
 def k_shot_curve(summary: pd.DataFrame, dim: str = "mean", metric: str = "ccc") -> pd.DataFrame:
-    """Wide view of the k-shot curve: rows k, columns method (mean), global and oracle repeated over k."""
+    """Wide view of the k-shot curve: rows k, columns method (mean), global and the oracles repeated over k."""
     s = summary[summary["dim"] == dim]
     ks = sorted(s["k"].unique())
     out = pd.DataFrame({"k": ks})
     for method in pd.unique(s["method"]):
         g = s[s["method"] == method].set_index("k")[f"{metric}_mean"]
-        out[method] = [g.get(k, g.iloc[0] if method in ("global", "oracle") else np.nan) for k in ks]
+        fixed = method in ("global", "oracle", "oracle_average")  # k = 0 rows only
+        out[method] = [g.get(k, g.iloc[0] if fixed else np.nan) for k in ks]
     return out

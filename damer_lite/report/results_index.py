@@ -87,8 +87,9 @@ KNOWN = [
      "numbers), quoted, never beside ours", "10_personalised"),
     # the four tables of `damer-lite personal` (rule personal_mer), shown by 10_personalised
     (r"personal_[^_]+(_tasks|_paired|_runs)?$", "personalised dynamic MER: the k-shot curve (global, finetune, "
-     "first-order MAML, oracle) over held-out annotators; _tasks per (seed, annotator), _paired vs the global "
-     "model, _runs timings (written by `damer-lite personal`)", "10_personalised"),
+     "first-order MAML, shrunk offset, average-listener oracle, oracle) over held-out annotators; _tasks per "
+     "(seed, annotator), _paired vs the global model, _runs timings (written by `damer-lite personal`)",
+     "10_personalised"),
     ("your_music_va", "predictions on the V-A plane (probabilities, not ratings)", "08_your_music"),
     ("your_music_ids", "short ids #1..#n of the predicted files: file, span, P, 2P-1 and the static labels where "
      "they exist", "08_your_music"),

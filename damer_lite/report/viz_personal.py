@@ -40,12 +40,15 @@ from damer_lite.training import personal as pers
 from damer_lite.training.dynamic import song_metrics
 
 DIMS = ("valence", "arousal")
-METHOD_ORDER = ("global", "finetune", "maml", "offset", "oracle")
+METHOD_ORDER = ("global", "finetune", "maml", "offset", "oracle_average", "oracle")
 METHOD_LABELS = {"global": "global (no adaptation)", "finetune": "fine-tuned", "maml": "first-order MAML",
                  "offset": "shrunk offset (ours)", "oracle": "oracle (ceiling)",
+                 "oracle_average": "average-listener oracle (knows no listener)",
                  "annotated": "annotated (this listener)"}
 METHOD_COLORS = {"global": "0.45", "finetune": "C3", "maml": "C0", "offset": "C1", "oracle": "C2",
-                 "annotated": "k"}
+                 "oracle_average": "C2", "annotated": "k"}
+FIXED = ("global", "oracle_average", "oracle")  # methods that do not depend on k (k = 0 rows only)
+LINESTYLES = {"global": "-", "oracle_average": ":", "oracle": "--"}
 # experiment tables of `damer-lite personal` (experiments.personal): key -> name suffix
 TABLES = {"summary": "", "tasks": "_tasks", "paired": "_paired", "runs": "_runs"}
 
@@ -420,7 +423,7 @@ def k_shot_table(summary: pd.DataFrame, dim: str = "mean", metrics=("ccc", "rmse
                  ) -> pd.DataFrame:
     """The k-shot summary (`experiments.personal.summarise`) as text, one row per method and k: each metric
     'mean ± sd' over the (held-out annotator, seed) units (sd ddof 1), and n units, n annotators, n seeds.
-    Methods in the order global, finetune, maml, offset, oracle; k ascending."""
+    Methods in the order global, finetune, maml, offset, oracle_average, oracle; k ascending."""
     s = _ordered(summary[summary["dim"] == dim])
     rows = []
     for _, r in s.iterrows():
@@ -479,13 +482,13 @@ def paired_row(paired: pd.DataFrame, method: str, k: int, metric: str = "ccc", d
 
 def plot_k_shot(summary: pd.DataFrame, dim: str = "mean", metrics=("ccc", "rmse"), title: str = ""):
     """The k-shot curve, one panel per metric: 'finetune', 'maml' and 'offset' against k with error bars = sd over the
-    (held-out annotator, seed) units; 'global' (k = 0) and 'oracle' as horizontal lines (they do not depend on
+    (held-out annotator, seed) units; 'global' (k = 0) and the oracles as horizontal lines (they do not depend on
     k). The number of units is in every legend entry."""
     s = summary[summary["dim"] == dim]
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8), layout="constrained",
                              squeeze=False)
     ks = sorted(s["k"].unique())
-    adaptive = [m for m in METHOD_ORDER if m in set(s["method"]) and m not in ("global", "oracle")]
+    adaptive = [m for m in METHOD_ORDER if m in set(s["method"]) and m not in FIXED]
     for ax, metric in zip(axes[0], metrics, strict=True):
         for i, method in enumerate(adaptive):
             g = s[s["method"] == method].sort_values("k")
@@ -493,11 +496,11 @@ def plot_k_shot(summary: pd.DataFrame, dim: str = "mean", metrics=("ccc", "rmse"
             ax.errorbar(g["k"] + dx, g[f"{metric}_mean"], yerr=g[f"{metric}_sd"].fillna(0), marker="o", ms=4,
                         capsize=3, color=METHOD_COLORS[method],
                         label=f"{METHOD_LABELS[method]} (n = {int(g['n_units'].min())})")
-        for method in ("global", "oracle"):
+        for method in FIXED:
             g = s[s["method"] == method]
             if len(g):
                 r = g.iloc[0]
-                ax.axhline(r[f"{metric}_mean"], color=METHOD_COLORS[method], ls="--" if method == "oracle" else "-",
+                ax.axhline(r[f"{metric}_mean"], color=METHOD_COLORS[method], ls=LINESTYLES[method],
                            lw=1.3, label=f"{METHOD_LABELS[method]}: {_cell(r[f'{metric}_mean'], r[f'{metric}_sd'])} "
                                          f"(n = {int(r['n_units'])})")
         ax.set_xticks(ks)

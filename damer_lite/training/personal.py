@@ -30,6 +30,10 @@ Methods (`experiments.personal` runs them on the same tasks):
                noise and without the per-song interpretation) to the song's true latent curve. It knows what no
                method can (the latent), and not what no method can know (that annotator's noise and reading of
                this song): a ceiling, not a competitor.
+    oracle_average  SynthMemo only: the same, but the mean response of the *training* annotators instead of
+               this annotator's: it knows the latent and nothing about the listener. oracle - oracle_average is
+               what knowing the listener is worth when the music is known exactly, the ceiling of any
+               personalisation; oracle_average - global is what knowing the music is worth.
 
 First-order MAML, one outer step (meta-batch of B tasks, each: support S, query Q of one annotator):
     theta'_b = theta - alpha * grad L_S(theta) ...  (inner_steps SGD steps from theta, on a copy)
@@ -59,7 +63,7 @@ from damer_lite.training import dynamic as dyn
 from damer_lite.training.data import Standardiser
 from damer_lite.training.precision import resolve_device  # noqa: F401  (re-used by experiments.personal)
 
-METHODS = ("global", "finetune", "maml", "offset", "oracle")
+METHODS = ("global", "finetune", "maml", "offset", "oracle", "oracle_average")
 
 
 # ---------------------------------------------------------------- per-annotator data
@@ -407,10 +411,12 @@ def predict_songs(model: torch.nn.Module, data: RaterData, std: Standardiser, de
 
 
 # ---------------------------------------------------------------- the SynthMemo oracle
-def oracle_predictions(data: RaterData, pair_idx) -> np.ndarray:
+def oracle_predictions(data: RaterData, pair_idx, listeners=None) -> np.ndarray:
     """(len(pair_idx), T, 2): each pair's annotator's noiseless simulated response (`annotation.rate` with
     noise 0 and no per-song interpretation) to the song's true latent curve, aligned to the tokens.
-    SynthMemo only (needs synth_truth/latent_va.csv and annotators.csv under the dataset root)."""
+    `listeners` (annotator ids): instead, the mean of those annotators' noiseless responses to the song, whoever
+    annotated the pair (the average-listener oracle). SynthMemo only (needs synth_truth/latent_va.csv and
+    annotators.csv under the dataset root)."""
     from pathlib import Path
 
     from damer_lite.datasets import annotation
@@ -421,24 +427,40 @@ def oracle_predictions(data: RaterData, pair_idx) -> np.ndarray:
                          "SynthMemo's ground truth)")
     latent = pd.read_csv(truth / "latent_va.csv", dtype={"song_id": str})
     people = pd.read_csv(truth / "annotators.csv", dtype={"annotator_id": str}).set_index("annotator_id")
+    if listeners is not None:
+        listeners = [str(a) for a in listeners]
+        unknown = sorted(set(listeners) - set(people.index))
+        if not listeners or unknown:
+            raise ValueError(f"oracle listeners must be annotators of {truth / 'annotators.csv'}"
+                             + (f"; unknown: {unknown[:5]}" if unknown else "; got none"))
     by_song = {sid: g.sort_values("time_s")[["valence", "arousal"]].to_numpy(float) for sid, g in
                latent.groupby("song_id")}
     t = data.targets.shape[1]
     out = np.full((len(pair_idx), t, len(DIMS)), np.nan, dtype=np.float32)
     rng = np.random.default_rng(0)  # unused: noise 0 draws zeros
+
+    def response(ann_id: str, lat: np.ndarray) -> np.ndarray:  # (S, 2) at 1 Hz
+        p_ = people.loc[ann_id]  # the simulated listener: bias, scale, lag (noise unused at noise=0)
+        ann = SimpleNamespace(bias_v=float(p_["bias_v"]), bias_a=float(p_["bias_a"]), scale=float(p_["scale"]),
+                              lag_s=float(p_["lag_s"]), noise=0.0)
+        return annotation.rate(ann, lat, rng, noise=0.0)
+
+    average: dict[int, np.ndarray] = {}  # song -> aligned mean response of `listeners`
     for j, p in enumerate(np.asarray(pair_idx, dtype=int)):
         ann_id, song = data.pairs.at[p, "annotator"], int(data.pairs.at[p, "song"])
         row = data.table.iloc[song]
         lat = by_song.get(str(row["track_id"]))
-        if lat is None or ann_id not in people.index:
+        if lat is None or (listeners is None and ann_id not in people.index):
             continue
-        p_ = people.loc[ann_id]  # the simulated listener: bias, scale, lag (noise unused at noise=0)
-        ann = SimpleNamespace(bias_v=float(p_["bias_v"]), bias_a=float(p_["bias_a"]), scale=float(p_["scale"]),
-                              lag_s=float(p_["lag_s"]), noise=0.0)
-        resp = annotation.rate(ann, lat, rng, noise=0.0)  # (S, 2) at 1 Hz
+        if listeners is not None and song in average:
+            out[j] = average[song]
+            continue
+        resp = response(ann_id, lat) if listeners is None else np.mean([response(a, lat) for a in listeners], axis=0)
         curve = pd.DataFrame({"time_s": np.arange(len(resp), dtype=float), "valence": resp[:, 0],
                               "arousal": resp[:, 1]})
         out[j] = dyn.token_targets(curve, t, float(row["start_s"]), float(row["end_s"]), step_s=1.0)
+        if listeners is not None:
+            average[song] = out[j]
     return out
 
 
