@@ -180,6 +180,10 @@ def test_k_shot_experiment_tables(data):
     # the average-listener oracle knows the latent curve but no listener: below the oracle, above the global model
     avg = tasks[(tasks["method"] == "oracle_average") & (tasks["dim"] == "mean")]["ccc"].mean()
     assert gm < avg < units["ccc"].mean()
+    # and the oracle bounds every learned method at every k (mean CCC over the units)
+    cm = tasks[tasks["dim"] == "mean"].groupby(["method", "k"])["ccc"].mean()
+    learned = cm.drop(["oracle", "oracle_average"], level="method")
+    assert len(learned) == 1 + 3 * len(meta.shots) and (learned < cm[("oracle", 0)]).all()
 
 
 def _offset_data(offsets: dict, t: int = 4) -> pers.RaterData:
