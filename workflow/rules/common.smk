@@ -23,6 +23,7 @@ FEATURE_THREADS = 16
 FEATURES = f"{DATA}/features"
 NB_OUT = f"{RESULTS}/notebooks"
 NOTEBOOK_SH = "workflow/scripts/notebook.sh"
+PAPERMILL_SH = "workflow/scripts/papermill.sh"  # papermill, retried when two kernels race for a port
 
 
 def present_datasets():

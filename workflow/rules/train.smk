@@ -22,6 +22,7 @@ rule train_showcase:
         feature_profile=P["features"],
         train_profile=P["train"],
         device=DEVICE,
+        papermill=PAPERMILL_SH,
     wildcard_constraints:
         model="damer",
         seed=str(SHOW),
@@ -31,7 +32,7 @@ rule train_showcase:
         mem_mb=4000,
         runtime=120,
     shell:
-        "papermill {input.notebook} {output.notebook} --cwd . --no-progress-bar "
+        "bash {params.papermill} {input.notebook} {output.notebook} --cwd . --no-progress-bar "
         "-p dataset {wildcards.dataset} -p root {params.root} -p features_dir {params.features} "
         "-p feature_profile {params.feature_profile} -p train_profile {params.train_profile} "
         "-p target {wildcards.target} "

@@ -7,5 +7,5 @@ set -euo pipefail
 in=$1
 out=$2
 shift 2
-papermill "$in" "$out" --cwd . --no-progress-bar "$@"
+bash "$(dirname "$0")/papermill.sh" "$in" "$out" --cwd . --no-progress-bar "$@"  # retries a kernel start-up race
 python -m damer_lite.report.relpaths "$out"
