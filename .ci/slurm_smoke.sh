@@ -44,7 +44,7 @@ if [ "$jobs" -eq 0 ] || [ "$jobs" -ne "$submitted" ]; then
 fi
 missing=0
 for f in results_smoke/README.md results_smoke/tables/table5_ablation.csv \
-    results_smoke/notebooks/05_ablation.html results_smoke/checkpoints/synthmemo_arousal.pt; do
+    results_smoke/notebooks/05_ablation.ipynb results_smoke/checkpoints/synthmemo_arousal.pt; do
     [ -s "$f" ] || { echo "CI: missing smoke output $f" >&2; missing=1; }
 done
 [ "$missing" -eq 0 ] || exit 1
