@@ -200,6 +200,17 @@ def test_split_tracks_keeps_songs_on_one_side():
     assert not np.array_equal(dyn.split_tracks(ids, 0)["test"], dyn.split_tracks(ids, 1)["test"])
 
 
+def test_split_tracks_takes_a_number_of_test_tracks():
+    """An int test size is that many test songs (all their rows); 3 of 8 songs equals the share that rounds
+    to 3; a count of 0 is refused."""
+    ids = [f"t{i}" for i in range(8)] + ["t0", "t5"]
+    s = dyn.split_tracks(ids, 2, test_size=3)
+    assert len({ids[i] for i in s["test"]}) == 3
+    np.testing.assert_array_equal(s["test"], dyn.split_tracks(ids, 2, test_size=0.375)["test"])
+    with pytest.raises(ValueError, match="test_size"):
+        dyn.split_tracks(ids, 0, test_size=0)
+
+
 @pytest.mark.parametrize("kind", dyn.MODELS)
 def test_same_seed_same_metrics(kind):
     mel, coch, curves, split = _toy()

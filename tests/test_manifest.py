@@ -82,6 +82,39 @@ def test_split_errors(tmp_path):
         manifest.split(df, "valence", 0)
 
 
+def test_split_takes_a_number_of_test_tracks_and_matches_the_fraction_it_rounds_to(tmp_path):
+    """An int test size is that many test tracks, stratified; the fraction that rounds up to the same count
+    gives the identical split (what heldout relies on when it reads a run's n_test); validation is carved
+    from train either way."""
+    df = _df(tmp_path, n=100)
+    by_count = manifest.split(df, "arousal", seed=3, test_size=30)
+    by_fraction = manifest.split(df, "arousal", seed=3, test_size=0.3)
+    for k in ("train", "test"):
+        np.testing.assert_array_equal(by_count[k], by_fraction[k])
+    big = manifest.split(df, "arousal", seed=3, test_size=60, val_size=0.25)
+    assert len(big["test"]) == 60 and len(big["train"]) + len(big["val"]) == 40
+    y = (df["arousal"] > 0).to_numpy()
+    assert abs(y[big["test"]].mean() - y.mean()) < 0.05
+
+
+@pytest.mark.parametrize("value,expected", [("300", 300), ("0.3", 0.3), (0.25, 0.25), (12, 12), (" 7 ", 7)])
+def test_check_test_size_reads_counts_and_fractions(value, expected):
+    got = manifest.check_test_size(value)
+    assert got == expected and type(got) is type(expected)
+
+
+@pytest.mark.parametrize("value", ["0", "1.0", "-3", "abc", 0, 1.5, -0.1, True, "30%"])
+def test_check_test_size_rejects_what_is_neither(value):
+    with pytest.raises(ValueError, match="test"):
+        manifest.check_test_size(value)
+
+
+def test_split_rejects_a_test_count_not_below_the_tracks(tmp_path):
+    df = _df(tmp_path, n=40)
+    with pytest.raises(ValueError, match=r"test size 40 tracks is outside \[1, 40\)"):
+        manifest.split(df, "arousal", 0, test_size=40)
+
+
 @pytest.mark.parametrize(
     "dur,expected",
     [(200.0, (15.0, 75.0)), (75.0, (15.0, 75.0)), (70.0, (14.0, 70.0)), (45.0, (9.0, 45.0))],

@@ -92,6 +92,26 @@ def test_dry_run_lists_the_grid(tmp_path):
     assert semi == {f"train_semi_{m}" for m in models[:9]}, stats
 
 
+def test_the_datasets_test_size_reaches_every_classification_job(tmp_path):
+    """config datasets.<name>.test_size is passed to the grid, the showcase notebook, label efficiency and the
+    export runs (their shell commands in a dry run)."""
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["datasets"]["synthmemo"]["test_size"] = 120
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    r = _snakemake("-n", "-p", "--configfile", str(tmp_path / "c.yaml"), "--config", "profile=quick",
+                   f"results_dir={tmp_path}/results", f"data_dir={tmp_path}/data")
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    grid = [s for s in lines if "damer_lite grid" in s]
+    assert grid and all("--test-size 120" in s for s in grid), grid[:2]
+    for marker, flag in (("04_training.ipynb", "-p test_size 120"), ("--only efficiency", "--test-size 120"),
+                         ("damer_lite train ", "--test-size 120")):
+        hits = [s for s in lines if marker in s and ("papermill" in s or "python" in s)]
+        assert hits and all(flag in s for s in hits), (marker, hits[:2])
+
+
 def _job_resources(dry_run_stdout: str) -> dict[str, str]:
     """rule name -> its `resources:` line, from `snakemake -n` output."""
     out, rule = {}, None

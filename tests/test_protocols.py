@@ -70,6 +70,19 @@ def test_grid_rejects_unknown_configurations_and_fractions(store, tmp_path, caps
     assert not any(tmp_path.iterdir())  # nothing was written
 
 
+def test_grid_takes_a_number_of_test_tracks(store, tmp_path, capsys):
+    """--test-size N: N test tracks in every cell (run.json and metrics agree), the training rows the rest;
+    a value that is neither a fraction nor a count is refused before anything is written."""
+    assert _grid(store, tmp_path / "runs", "--configuration", "concat_linear", "--test-size", "18") == 0
+    cell = tmp_path / "runs" / "synthmemo" / "arousal" / "concat_linear" / "seed0"
+    info = json.loads((cell / "run.json").read_text())
+    metrics = json.loads((cell / "metrics.json").read_text())
+    assert info["n_test"] == 18 and metrics["n_test"] == 18 and info["n_train"] == 30 - 18
+    assert _grid(store, tmp_path / "bad", "--configuration", "concat_linear", "--test-size", "1.5") == 2
+    assert "--test-size" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_label_efficiency_reads_the_identical_grid_runs_at_fraction_one(store, tmp_path):
     """At fraction 1 label efficiency's two runs are the grid's damer and dsaf+saml cells: read from the grid's
     runs folder they give exactly the metrics that training them again gives; a run that differs (here its

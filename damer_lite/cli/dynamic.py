@@ -35,7 +35,8 @@ def _arguments(ap: argparse.ArgumentParser) -> None:
                     help="dynamic model profile (config.DYNAMIC_PROFILES)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (split, initialisation, batches)")
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, help="models to run")
-    ap.add_argument("--test-size", type=float, default=0.3, help="share of tracks in each test split")
+    ap.add_argument("--test-size", default="0.3",
+                    help="test split per seed: a share of the tracks or a number of test tracks (default: 0.3)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a dynamic setting, e.g. --set epochs=40 (repeatable; see config.DynamicConfig)")
     ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
@@ -57,13 +58,15 @@ def _overrides(items: list[str]) -> dict:
 def run(args) -> int:
     from pathlib import Path
 
+    from damer_lite.datasets.manifest import check_test_size
     from damer_lite.experiments.dynamic import run_dynamic
     from damer_lite.report import save_table
 
     try:
         overrides = _overrides(args.overrides)
+        test_size = check_test_size(args.test_size)
         tables = run_dynamic(args.store, args.dataset, args.results, args.profile, args.seeds, args.models,
-                             args.test_size, args.device, overrides, progress=not args.no_progress)
+                             test_size, args.device, overrides, progress=not args.no_progress)
     except (ValueError, FileNotFoundError) as err:
         print(f"damer-lite dynamic: {err}", file=sys.stderr)
         return 2

@@ -35,6 +35,9 @@ def _arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--train-styles", nargs="+", default=["piano", "plucked", "mallet"],
                     help="style shift: timbre families trained on (the others are the test)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of every experiment")
+    ap.add_argument("--test-size", default="0.3",
+                    help="label efficiency's test split per seed, as the grid's: a fraction of the tracks or a "
+                         "number of test tracks (default: 0.3)")
     ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
     ap.add_argument("--only", choices=["efficiency", "shift"], default=None,
                     help="run only label efficiency or only the style shift (default: both)")
@@ -67,8 +70,16 @@ def run(args) -> int:
         print("damer-lite experiments: --store is required (or --cross)", file=sys.stderr)
         return 2
     if args.only in (None, "efficiency"):
+        from damer_lite.datasets.manifest import check_test_size
+
+        try:
+            test_size = check_test_size(args.test_size)
+        except ValueError as err:
+            print(f"damer-lite experiments: --test-size: {err}", file=sys.stderr)
+            return 2
         eff = pd.concat([label_efficiency(args.store, t, args.fractions, args.seeds, args.profile, args.device,
-                                          reuse_runs=args.reuse_runs) for t in args.targets], ignore_index=True)
+                                          reuse_runs=args.reuse_runs, test_size=test_size) for t in args.targets],
+                        ignore_index=True)
         save_table(eff, f"label_efficiency_{args.dataset}", Path(args.results))
         print(eff.to_string(index=False))
     if args.only in (None, "shift"):

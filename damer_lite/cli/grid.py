@@ -2,6 +2,7 @@
 
     damer-lite grid --store DIR --runs results/runs --target arousal --configuration pcl --seeds 0 1 2 3 4
     damer-lite grid --store DIR --runs results/runs_semi --protocol semi --hidden-fraction 0.5 ...
+    damer-lite grid ... --test-size 300        # 300 test tracks per seed instead of 30 % of the tracks
 
 Each (target, configuration, seed) is one run folder RUNS/DATASET/TARGET/CONFIGURATION/seedK, the same files
 as a run made by notebooks/04_training.ipynb (`experiments.runs.execute`). A folder that already holds a
@@ -43,6 +44,9 @@ def _arguments(ap: argparse.ArgumentParser) -> None:
                     help="'full': all training labels; 'semi': --hidden-fraction of them hidden (default: full)")
     ap.add_argument("--hidden-fraction", type=float, default=0.5,
                     help="share of training tracks whose labels are hidden under --protocol semi (default: 0.5)")
+    ap.add_argument("--test-size", default="0.3",
+                    help="test split per seed: a fraction of the tracks or a number of test tracks (default: 0.3, "
+                         "the 70/30 split; the pipeline passes the dataset's `test_size` from config/config.yaml)")
     ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
 
 
@@ -57,6 +61,13 @@ def run(args) -> int:
         return 2
     if not 0.0 < args.hidden_fraction < 1.0:
         print(f"damer-lite grid: --hidden-fraction must be in (0, 1), got {args.hidden_fraction}", file=sys.stderr)
+        return 2
+    from damer_lite.datasets.manifest import check_test_size
+
+    try:
+        test_size = check_test_size(args.test_size)
+    except ValueError as err:
+        print(f"damer-lite grid: --test-size: {err}", file=sys.stderr)
         return 2
     store = Path(args.store)
     dataset = args.dataset or store.name.rsplit("-", 1)[0]
@@ -74,7 +85,7 @@ def run(args) -> int:
             continue
         t0 = time.perf_counter()
         m = execute(store, target, configuration, seed, args.profile, out, device=args.device, dataset=dataset,
-                    protocol=args.protocol, hidden_fraction=args.hidden_fraction, data=data)
+                    test_size=test_size, protocol=args.protocol, hidden_fraction=args.hidden_fraction, data=data)
         head = m.get("primary", "fuse")
         print(f"{tag}: {head} ACC {m[head]['acc']:.4f} AUC {m[head]['auc']:.4f} "
               f"({time.perf_counter() - t0:.1f} s) -> {out}", flush=True)

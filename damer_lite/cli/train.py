@@ -27,7 +27,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set model.d=64 (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and batch order")
-    p.add_argument("--test-size", type=float, default=0.3, help="stratified test fraction (paper: 0.3)")
+    p.add_argument("--test-size", default="0.3",
+                   help="stratified test split: a fraction of the tracks or a number of test tracks (default: 0.3, "
+                        "the paper's 70/30)")
     p.add_argument("--val-size", type=float, default=0.0,
                    help="fraction of train held out as a validation split: model selection (train.select=auto/val) "
                         "and the fused head's temperature (calibrated probabilities); 0: none, last epoch")
@@ -38,14 +40,20 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from damer_lite.config import load_config
+    from damer_lite.datasets.manifest import check_test_size
     from damer_lite.datasets.manifest import split as make_split
     from damer_lite.training.data import binary_labels, load_training_data
     from damer_lite.training.loop import train_run
 
     try:
+        test_size = check_test_size(args.test_size)
+    except ValueError as err:
+        print(f"damer-lite train: --test-size: {err}", file=sys.stderr)
+        return 2
+    try:
         cfg = load_config(args.config, args.profile, args.overrides)
         mel, coch, table = load_training_data(args.features, args.manifest)
-        split = make_split(table, args.target, args.seed, test_size=args.test_size, val_size=args.val_size)
+        split = make_split(table, args.target, args.seed, test_size=test_size, val_size=args.val_size)
     except (ValueError, FileNotFoundError) as err:
         print(f"damer-lite train: {err}", file=sys.stderr)
         return 2

@@ -136,18 +136,20 @@ def split(
     df: pd.DataFrame,
     target: str,
     seed: int,
-    test_size: float = 0.3,
+    test_size: float | int = 0.3,
     val_size: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Stratified train/test split (70/30 by default) of one binary target and seed.
 
+    `test_size`: a fraction in (0, 1) of the tracks, or a whole number of test tracks (an int >= 1, fewer than
+    the tracks): a design can hold the training set's size and size the test set for power (docs/performance.md).
+    A fraction and the count it rounds up to (sklearn: ceil(test_size * n)) give the same split.
     `val_size` > 0 carves a stratified validation split out of the *training* part (a fraction of
     train), so that model selection never needs the test split. Returns positional indices.
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-    if not 0.0 < test_size < 1.0:
-        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+    test_size = check_test_size(test_size, len(df))
     y = (df[target].to_numpy(dtype=float) > 0).astype(int)
     if np.bincount(y, minlength=2).min() < 2:
         raise ValueError(f"{target}: need at least 2 tracks per class to stratify, got counts {np.bincount(y)}")
@@ -158,6 +160,32 @@ def split(
         tr, va = train_test_split(out["train"], test_size=val_size, random_state=seed, stratify=y[out["train"]])
         out["train"], out["val"] = np.sort(tr), np.sort(va)
     return out
+
+
+def check_test_size(test_size, n_tracks: int | None = None) -> float | int:
+    """A test size as `split` takes it: a float fraction in (0, 1) or an int count in [1, n_tracks); a string
+    (a command-line value) is read as a count when it is a whole number >= 1 ('300'), else as a fraction
+    ('0.3'). Raises ValueError naming the value otherwise."""
+    value = test_size
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text) if text.isdigit() else float(text)
+        except ValueError:
+            raise ValueError(f"test size must be a fraction in (0, 1) or a number of test tracks, "
+                             f"got {test_size!r}") from None
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"test size must be a fraction in (0, 1) or a number of test tracks, got {test_size!r}")
+    if isinstance(value, (int, np.integer)):
+        value = int(value)
+        if value < 1 or (n_tracks is not None and value >= n_tracks):
+            limit = f"[1, {n_tracks})" if n_tracks is not None else ">= 1"
+            raise ValueError(f"test size {value} tracks is outside {limit}")
+        return value
+    value = float(value)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+    return value
 
 
 def analysis_window(duration_s: float, start_s: float, length_s: float) -> tuple[float, float]:

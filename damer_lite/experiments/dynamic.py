@@ -99,7 +99,7 @@ def _complete(folder: Path, want: dict) -> dict | None:
 
 
 def run_dynamic(store_dir, dataset: str, results, profile: str = "quick", seeds=(0, 1, 2),
-                models=MODELS, test_size: float = 0.3, device=None, overrides: dict | None = None,
+                models=MODELS, test_size: float | int = 0.3, device=None, overrides: dict | None = None,
                 progress: bool = True) -> dict[str, pd.DataFrame]:
     """Train and score every (seed, model); write the run folders under `results`; return the tables
     {name: frame} (`tables(dataset, ...)` names them; `damer-lite dynamic` writes them to results/tables)."""
@@ -124,7 +124,7 @@ def run_dynamic(store_dir, dataset: str, results, profile: str = "quick", seeds=
         folder = run_dir(results, dataset, model, seed)
         info = {"dataset": dataset, "model": model, "seed": int(seed), "profile": profile,
                 "feature_store": store_name, "n_train": int(len(split["train"])),
-                "n_test": int(len(split["test"])), "test_size": float(test_size), "token_s": token_s,
+                "n_test": int(len(split["test"])), "test_size": test_size, "token_s": token_s,
                 "config": cfg.to_dict() if model != "ridge" else {"ridge_alpha": cfg.ridge_alpha}}
         metrics = _complete(folder, info)
         if metrics is None:

@@ -24,8 +24,10 @@ from damer_lite.training.loop import train_run
 
 
 def label_efficiency(store_dir, target: str, fractions=(0.1, 0.25, 0.5, 1.0), seeds=(0,),
-                     profile: str = "quick", device=None, reuse_runs=None) -> pd.DataFrame:
-    """Test metrics vs labelled fraction, DAMER with PCL on an unlabelled pool vs DAMER without PCL."""
+                     profile: str = "quick", device=None, reuse_runs=None,
+                     test_size: float | int = 0.3) -> pd.DataFrame:
+    """Test metrics vs labelled fraction, DAMER with PCL on an unlabelled pool vs DAMER without PCL.
+    `test_size`: the grid's test split per seed (a fraction or a number of tracks, `manifest.split`)."""
     mel, coch, table = load_training_data(store_dir)
     y = binary_labels(table, target)
     base = load_config(profile_name=profile)
@@ -39,7 +41,7 @@ def label_efficiency(store_dir, target: str, fractions=(0.1, 0.25, 0.5, 1.0), se
         return fused_metrics(train_run(mel, coch, y, split, cfg, seed=seed, device=device)["metrics"]), "trained"
 
     for seed in seeds:
-        split = make_split(table, target, seed)
+        split = make_split(table, target, seed, test_size=test_size)
         for frac in fractions:
             # the semi-supervised protocol's draw (the same stratified draw train_run makes for the pool), with
             # the paper's θ_t range; at frac = 1 nothing is hidden

@@ -67,7 +67,7 @@ def fused_metrics(metrics: dict) -> dict:
 
 
 def execute(store_dir, target: str, configuration: str, seed: int, profile: str, run_dir,
-            device: str | None = None, test_size: float = 0.3, dataset: str | None = None,
+            device: str | None = None, test_size: float | int = 0.3, dataset: str | None = None,
             protocol: str = "full", hidden_fraction: float = 0.5, data=None) -> dict:
     """Train and evaluate one grid cell on a feature store; write the run folder; return the metrics.
 

@@ -65,16 +65,17 @@ def _store_of(features_dir, name: str) -> Path:
 
 
 def heldout_predictions(checkpoint, runs_dir, features_dir, manifest: pd.DataFrame | None = None,
-                        test_size: float = 0.3, device=None) -> pd.DataFrame:
+                        test_size: float | int | None = None, device=None) -> pd.DataFrame:
     """Predictions of `checkpoint` (a path or a loaded Checkpoint) on the test split of the run it was
     exported from (found under `runs_dir` by the card's source_run), from the feature store of that run
     (named in run.json, looked up in `features_dir`).
 
     `manifest` (optional, the dataset's canonical table) supplies style, audio_path and window_start_s by
-    track_id; without it the store's manifest snapshot is used (style only). `test_size` must be the run's
-    (the CLI's default, 0.3); the split is checked against the run's n_test. The returned frame's attrs hold
-    the recomputed 'acc', 'f1', 'auc' of the fused head and the run's own ('acc_run', ...), plus 'run_dir',
-    'seed', 'temperature', 'n_test', 'target', 'dataset'.
+    track_id; without it the store's manifest snapshot is used (style only). `test_size`: the run's test
+    split (a fraction or a number of tracks); None (default) takes the run's recorded n_test, which gives the
+    same split as the fraction it came from; the split is checked against the run's n_test. The returned
+    frame's attrs hold the recomputed 'acc', 'f1', 'auc' of the fused head and the run's own ('acc_run', ...),
+    plus 'run_dir', 'seed', 'temperature', 'n_test', 'target', 'dataset'.
     """
     from damer_lite.datasets.manifest import split as make_split
     from damer_lite.training.calibration import sigmoid
@@ -98,6 +99,10 @@ def heldout_predictions(checkpoint, runs_dir, features_dir, manifest: pd.DataFra
     seed = int(info["seed"])
     store = _store_of(features_dir, info["feature_store"])
     mel, coch, table = load_training_data(store)
+    if test_size is None:
+        if "n_test" not in info:
+            raise CheckpointError(f"{run_dir}/run.json records no n_test: pass the run's test_size")
+        test_size = int(info["n_test"])
     split = make_split(table, target, seed, test_size=test_size)
     test = split["test"]
     if "n_test" in info and len(test) != int(info["n_test"]):

@@ -104,17 +104,22 @@ def load_dynamic_data(features_dir, manifest: pd.DataFrame | None = None
 
 
 # ---------------------------------------------------------------- splits by track
-def split_tracks(track_ids, seed: int, test_size: float = 0.3, val_size: float = 0.0) -> dict[str, np.ndarray]:
+def split_tracks(track_ids, seed: int, test_size: float | int = 0.3,
+                 val_size: float = 0.0) -> dict[str, np.ndarray]:
     """Positional train/test(/val) indices with every row of a track on one side (songs in test are never
-    in training). Unique track ids are shuffled with `seed`; `val_size` is a fraction of the training ids."""
-    if not 0.0 < test_size < 1.0 or not 0.0 <= val_size < 1.0:
-        raise ValueError(f"need 0 < test_size < 1 and 0 <= val_size < 1, got {test_size}, {val_size}")
+    in training). Unique track ids are shuffled with `seed`; `test_size` is a fraction of the tracks or a whole
+    number of test tracks (int); `val_size` is a fraction of the training ids."""
+    count = isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool)
+    if (not count and not 0.0 < test_size < 1.0) or (count and test_size < 1) or not 0.0 <= val_size < 1.0:
+        raise ValueError(f"need 0 < test_size < 1 (or a number of test tracks >= 1) and 0 <= val_size < 1, "
+                         f"got {test_size}, {val_size}")
     ids = pd.Series(track_ids).astype(str).to_numpy()
     uniq = np.unique(ids)
     if uniq.size < 2:
         raise ValueError("need at least 2 tracks to split")
     perm = np.random.default_rng(seed).permutation(uniq)
-    n_test = min(max(1, int(round(test_size * uniq.size))), uniq.size - 1)
+    n_test = int(test_size) if count else int(round(test_size * uniq.size))
+    n_test = min(max(1, n_test), uniq.size - 1)
     groups = {"test": perm[:n_test], "train": perm[n_test:]}
     if val_size > 0:
         n_val = min(max(1, int(round(val_size * groups["train"].size))), groups["train"].size - 1)

@@ -52,6 +52,11 @@ SHOW = P["showcase_seed"]
 FIRST = next(iter(DATASETS))
 
 
+def test_size(dataset):
+    """The dataset's test split per seed (config `datasets.<name>.test_size`; default 0.3, the 70/30 split)."""
+    return (config["datasets"].get(dataset) or {}).get("test_size", 0.3)
+
+
 def run_dir(dataset, target, model, seed, runs="runs"):
     return f"{RESULTS}/{runs}/{dataset}/{target}/{model}/seed{seed}"
 

@@ -22,6 +22,7 @@ rule train_showcase:
         feature_profile=P["features"],
         train_profile=P["train"],
         device=DEVICE,
+        test_size=lambda w: test_size(w.dataset),
         papermill=PAPERMILL_SH,
     wildcard_constraints:
         model="damer",
@@ -35,7 +36,7 @@ rule train_showcase:
         "bash {params.papermill} {input.notebook} {output.notebook} --cwd . --no-progress-bar "
         "-p dataset {wildcards.dataset} -p root {params.root} -p features_dir {params.features} "
         "-p feature_profile {params.feature_profile} -p train_profile {params.train_profile} "
-        "-p target {wildcards.target} "
+        "-p target {wildcards.target} -p test_size {params.test_size} "
         "-p configuration '{wildcards.model}' -p seed {wildcards.seed} -p run_dir {params.run_dir} "
         "-p device {params.device} > {log} 2>&1 && python -m damer_lite.report.relpaths {output.notebook}"
 
@@ -65,6 +66,7 @@ for job_name, job_runs, job_model, job_seeds, job_protocol, job_gpu, job_part in
             seeds=" ".join(str(s) for s in job_seeds),
             device="" if DEVICE == "None" else f"--device {DEVICE}",
             protocol=job_protocol,
+            test_size=lambda w: test_size(w.dataset),
         threads: 1
         resources:
             gpu=job_gpu,
@@ -73,7 +75,7 @@ for job_name, job_runs, job_model, job_seeds, job_protocol, job_gpu, job_part in
         shell:
             "python -m damer_lite grid --store {params.store} --runs {params.runs} --dataset {wildcards.dataset} "
             "--target {wildcards.target} --configuration '{params.model}' --seeds {params.seeds} "
-            "--profile {params.profile} {params.protocol} {params.device} > {log} 2>&1"
+            "--profile {params.profile} --test-size {params.test_size} {params.protocol} {params.device} > {log} 2>&1"
 
 
 rule label_efficiency:
@@ -98,6 +100,7 @@ rule label_efficiency:
         targets=" ".join(P["extras"]["targets"]),
         fractions=" ".join(str(f) for f in P["extras"]["fractions"]),
         seeds=" ".join(str(s) for s in P["extras"]["seeds"]),
+        test_size=lambda w: test_size(w.dataset),
     threads: 1
     resources:
         gpu=GPU,
@@ -106,7 +109,8 @@ rule label_efficiency:
     shell:
         "python -m damer_lite experiments --only efficiency --store {params.store} --dataset {wildcards.dataset} "
         "--results {params.results} --profile {params.profile} --targets {params.targets} "
-        "--fractions {params.fractions} --seeds {params.seeds} --reuse-runs {params.runs} > {log} 2>&1"
+        "--fractions {params.fractions} --seeds {params.seeds} --test-size {params.test_size} "
+        "--reuse-runs {params.runs} > {log} 2>&1"
 
 
 rule style_shift:
@@ -157,6 +161,7 @@ rule dynamic_mer:
         profile=DYN["train"],
         seeds=" ".join(str(s) for s in DYN["seeds"]),
         device="" if DEVICE == "None" else f"--device {DEVICE}",
+        test_size=lambda w: test_size(w.dataset),
     wildcard_constraints:
         dataset=r"[^_/]+",
     threads: 1
@@ -167,7 +172,7 @@ rule dynamic_mer:
     shell:
         "python -m damer_lite dynamic --store {params.store} --dataset {wildcards.dataset} "
         "--results {params.results} --profile {params.profile} --seeds {params.seeds} --no-progress "
-        "{params.device} > {log} 2>&1"
+        "--test-size {params.test_size} {params.device} > {log} 2>&1"
 
 
 rule personal_mer:
@@ -247,6 +252,7 @@ rule export_run:
         profile=P["train"],
         val=config["calibration_val_fraction"],
         seed=SHOW,
+        test_size=lambda w: test_size(w.dataset),
         device="" if DEVICE == "None" else f"--device {DEVICE}",
     wildcard_constraints:
         dataset=r"[^_/]+",
@@ -258,7 +264,8 @@ rule export_run:
         runtime=120,
     shell:
         "python -m damer_lite train --features {params.store} --target {wildcards.target} "
-        "--profile {params.profile} --seed {params.seed} --val-size {params.val} --set train.select=last "
+        "--profile {params.profile} --seed {params.seed} --test-size {params.test_size} --val-size {params.val} "
+        "--set train.select=last "
         "--out {params.out} {params.device} > {log} 2>&1"
 
 
