@@ -56,6 +56,17 @@ def _env():
     return env
 
 
+def _failure_report(r) -> str:
+    """What a failed Snakemake run needs to be diagnosed: the logs of the jobs that failed (named in its
+    "log: ... (check log file(s) for error details)" lines) in full, first, then the tail of its output."""
+    if r.returncode == 0:
+        return ""
+    failed = re.findall(r"log: (\S+) \(check log", r.stdout + r.stderr)
+    logs = "".join(f"\n===== {f} =====\n" + Path(f).read_text(errors="replace")[-6000:]
+                   for f in dict.fromkeys(failed) if Path(f).exists())
+    return logs + "\n===== snakemake =====\n" + r.stderr[-3000:]
+
+
 def _snakemake(*args, cwd=ROOT):
     exe = shutil.which("snakemake", path=_env()["PATH"])
     return subprocess.run([exe, *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=900)
@@ -152,9 +163,7 @@ def test_wrong_config_is_rejected(tmp_path):
 def test_smoke_pipeline_end_to_end(tmp_path):
     res, data = tmp_path / "results", tmp_path / "data"
     r = _snakemake("--cores", "2", "--config", "profile=smoke", f"results_dir={res}", f"data_dir={data}")
-    logs = "".join(p.read_text(errors="replace")[-3000:] for p in (res / "logs").rglob("*.log")
-                   if r.returncode) if (res / "logs").exists() else ""
-    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:] + logs
+    assert r.returncode == 0, _failure_report(r)
     for name in EXPECTED_TABLES:
         for ext in ("csv", "md"):
             f = res / "tables" / f"{name}.{ext}"
@@ -206,8 +215,7 @@ def test_two_datasets_of_different_layouts_join_the_grid(tmp_path):
     }
     (tmp_path / "two.yaml").write_text(yaml.safe_dump(cfg))
     r = _snakemake("--cores", "2", "--configfile", str(tmp_path / "two.yaml"))
-    logs = "".join(p.read_text(errors="replace")[-2000:] for p in (res / "logs").rglob("*.log")) if r.returncode else ""
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:] + logs
+    assert r.returncode == 0, _failure_report(r)
     for ds in ("memo2496", "pmemo"):
         assert len(list((res / "runs" / ds).rglob("run.json"))) == 2 * 2  # 2 targets x (damer, svm)
         assert (res / "notebooks" / f"01_data_{ds}.ipynb").is_file()
