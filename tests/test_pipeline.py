@@ -123,6 +123,20 @@ def test_the_datasets_test_size_reaches_every_classification_job(tmp_path):
         assert hits and all(flag in s for s in hits), (marker, hits[:2])
 
 
+@pytest.mark.parametrize(("profile", "flag"), [("quick", "--test-size 300"), ("smoke", "--test-size 0.3")])
+def test_synthmemo_null_test_size_is_the_design_of_its_size(tmp_path, profile, flag):
+    """The committed config leaves SynthMemo's test_size null: quick runs 210 train / 300 test of 510 tracks,
+    smoke keeps 70/30, and a changed size re-runs the generator (its sizes are a param of the rule)."""
+    from damer_lite.datasets import synth
+
+    assert synth.SIZES["quick"]["n_tracks"] - synth.DESIGN_TEST_SIZE["quick"] == 210
+    r = _snakemake("-n", "-p", "--config", f"profile={profile}", f"results_dir={tmp_path}/results",
+                   f"data_dir={tmp_path}/data")
+    assert r.returncode == 0, r.stdout + r.stderr
+    grid = [s for s in r.stdout.splitlines() if "damer_lite grid" in s]
+    assert grid and all(flag in s for s in grid), grid[:2]
+
+
 def _job_resources(dry_run_stdout: str) -> dict[str, str]:
     """rule name -> its `resources:` line, from `snakemake -n` output."""
     out, rule = {}, None

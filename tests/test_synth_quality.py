@@ -7,7 +7,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from damer_lite.datasets import load_manifest, manifest
+from damer_lite.datasets import load_manifest, manifest, synth
 
 
 def test_logistic_regression_on_mean_log_mel_is_between_60_and_90(quick_synth):
@@ -20,7 +20,7 @@ def test_logistic_regression_on_mean_log_mel_is_between_60_and_90(quick_synth):
         feats.append(np.log(mel + 1e-10).mean(axis=1))
     x = np.stack(feats)
     for target in ("arousal", "valence"):
-        s = manifest.split(df, target, seed=0)
+        s = manifest.split(df, target, seed=0, test_size=synth.DESIGN_TEST_SIZE["quick"])  # 210 / 300
         y = (df[target].to_numpy() > 0).astype(int)
         clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
         clf.fit(x[s["train"]], y[s["train"]])

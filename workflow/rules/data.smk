@@ -10,6 +10,7 @@ rule synth:
         "../envs/damer-lite.yaml"
     params:
         out=lambda w, output: Path(output[0]).parents[1],
+        size=lambda w: SYNTH_SIZES[w.size],  # a changed size re-runs the rule (Snakemake's params trigger)
     shell:
         "damer-lite synth --out {params.out} --size {wildcards.size} > {log} 2>&1"
 
