@@ -28,7 +28,7 @@ import pandas as pd
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 TIMING = re.compile(r"wall|x_?real_?time|per_s\b|samples_per|seconds|throughput|sps|_time\b", re.I)
-ONE_TRACK = 1 / 90  # one test track of the quick profile's 90-track test split
+ONE_TRACK = 1 / 300  # one test track of the quick profile's 300-track test split
 
 
 @dataclass
