@@ -269,6 +269,11 @@ def test_verdict_follows_the_interval():
     assert tables.verdict(-1.0, 2.0, 4.25).startswith("cannot decide") and "4.2" in tables.verdict(-1.0, 2.0, 4.2)
     assert tables.verdict(np.nan, np.nan, np.nan) == "cannot decide (too few seeds)"
     assert tables.verdict(-0.6, -0.6, 0.0).startswith("cannot decide: the same difference in every seed")
+    # three equal differences whose float mean and sd leave an interval a few ulps wide (seen in label efficiency)
+    d = np.array([2 / 3, 1 - 1 / 3, 0.1 + 0.5666666666666667]) * -1
+    lo, hi = d.mean() - 4.303 * d.std(ddof=1) / np.sqrt(3), d.mean() + 4.303 * d.std(ddof=1) / np.sqrt(3)
+    assert tables.verdict(lo, hi, 0.0).startswith("cannot decide: the same difference in every seed")
+    assert tables.verdict(-0.6666666666666667, -0.6666666666666666, 0.0).startswith("cannot decide: the same")
 
 
 def test_paired_stats_by_hand():
