@@ -77,6 +77,23 @@ def test_resume_after_interruption(tmp_path, cfg):
     assert np.allclose(np.array(res["mel"]), mel0, atol=1e-5)
 
 
+def test_audio_rewritten_since_is_computed_again(tmp_path, cfg, capsys):
+    """A dataset regenerated in place (same track ids, new audio) must not keep the old tracks' features."""
+    man = _good_manifest(tmp_path, n=3)
+    out = tmp_path / "out"
+    store.extract(man, out, cfg, progress=False)
+    mel0 = np.array(store.load(out)["mel"])
+    time.sleep(0.01)
+    sf.write(tmp_path / "t1.flac", _music(SR, 4.0, 7), SR)  # t1 rewritten with other music
+    capsys.readouterr()
+    s = store.extract(man, out, cfg, progress=False)
+    assert s.n_computed == 1 and s.n_ok == 3
+    assert "1 finished track file(s) are older than their audio" in capsys.readouterr().out
+    mel1 = np.array(store.load(out)["mel"])
+    assert np.allclose(mel1[[0, 2]], mel0[[0, 2]]) and not np.allclose(mel1[1], mel0[1])
+    assert store.extract(man, out, cfg, progress=False).n_computed == 0  # and then it is up to date
+
+
 def test_failures_table(tmp_path, cfg):
     d = tmp_path / "audio"
     d.mkdir()

@@ -15,7 +15,8 @@ Layout of one store, `<out_dir>/<dataset>-<config hash>/`:
     summary.json         counts, audio seconds, wall seconds, x real time
 
 A killed run is resumed by calling `extract` again: finished per-track files are kept, stray temp files are
-removed, and only the missing tracks are computed before consolidating again.
+removed, and only the missing tracks are computed before consolidating again. A finished track file older
+than its audio file (the audio was rewritten since, e.g. a dataset regenerated in place) is computed again.
 """
 
 from __future__ import annotations
@@ -261,6 +262,15 @@ def _compute_job(track_id, audio_path, start_s, end_s, cfg_dict, track_file, dev
     return track_id, float(res["duration_s"]), None
 
 
+def _older_than_audio(track_file: Path, audio_path) -> bool:
+    """Whether a finished track file predates its audio file's last change (so it may hold the features of
+    audio that no longer exists). An unreadable audio path is left to the extraction to report."""
+    try:
+        return os.stat(audio_path).st_mtime_ns > track_file.stat().st_mtime_ns
+    except (OSError, TypeError, ValueError):
+        return False
+
+
 def _write_track(track_file, res: dict) -> None:
     def write(tmp):
         with open(tmp, "wb") as fh:  # a file object: np.savez adds no '.npz' suffix
@@ -357,12 +367,19 @@ def extract(
     rows = manifest.to_dict("records")
     set_aside = set_aside_by_loader(manifest)
     todo = []
+    stale = 0
     for row in rows:
         f = tracks / f"{track_key(row['track_id'])}.npz"
+        if f.exists() and _older_than_audio(f, row["audio_path"]):
+            f.unlink()
+            stale += 1
         if not f.exists():
             start, end = _window(row, cfg)
             todo.append((str(row["track_id"]), str(row["audio_path"]), start, end, cfg.to_dict(), str(f), device))
 
+    if stale:
+        print(f"features: {stale} finished track file(s) are older than their audio (rewritten since); "
+              "computing them again")
     failures: dict[str, str] = {}
     done: list[tuple[float, float]] = []  # (completion time, audio seconds) per track
     audio_s = 0.0
