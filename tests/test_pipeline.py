@@ -126,7 +126,7 @@ def test_the_datasets_test_size_reaches_every_classification_job(tmp_path):
 @pytest.mark.parametrize(("profile", "flag"), [("quick", "--test-size 300"), ("smoke", "--test-size 0.3")])
 def test_synthmemo_null_test_size_is_the_design_of_its_size(tmp_path, profile, flag):
     """The committed config leaves SynthMemo's test_size null: quick runs 210 train / 300 test of 510 tracks,
-    smoke keeps 70/30, and a changed size re-runs the generator (its sizes are a param of the rule)."""
+    smoke keeps 70/30 (the grid jobs' shell commands in a dry run)."""
     from damer_lite.datasets import synth
 
     assert synth.SIZES["quick"]["n_tracks"] - synth.DESIGN_TEST_SIZE["quick"] == 210
