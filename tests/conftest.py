@@ -19,7 +19,7 @@ def smoke_synth(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def quick_synth(tmp_path_factory):
-    """The `quick` SynthMemo (510 tracks of ~20 s), as used by `make results`."""
+    """The `quick` SynthMemo (810 tracks of ~20 s), as used by `make results`."""
     out = tmp_path_factory.mktemp("synth_quick")
     synth.generate(out, seed=synth.DEFAULT_SEED, progress=False, **synth.SIZES["quick"])
     return out

@@ -123,9 +123,9 @@ def test_the_datasets_test_size_reaches_every_classification_job(tmp_path):
         assert hits and all(flag in s for s in hits), (marker, hits[:2])
 
 
-@pytest.mark.parametrize(("profile", "flag"), [("quick", "--test-size 300"), ("smoke", "--test-size 0.3")])
+@pytest.mark.parametrize(("profile", "flag"), [("quick", "--test-size 600"), ("smoke", "--test-size 0.3")])
 def test_synthmemo_null_test_size_is_the_design_of_its_size(tmp_path, profile, flag):
-    """The committed config leaves SynthMemo's test_size null: quick runs 210 train / 300 test of 510 tracks,
+    """The committed config leaves SynthMemo's test_size null: quick runs 210 train / 600 test of 810 tracks,
     smoke keeps 70/30 (the grid jobs' shell commands in a dry run)."""
     from damer_lite.datasets import synth
 

@@ -20,7 +20,7 @@ def test_logistic_regression_on_mean_log_mel_is_between_60_and_90(quick_synth):
         feats.append(np.log(mel + 1e-10).mean(axis=1))
     x = np.stack(feats)
     for target in ("arousal", "valence"):
-        s = manifest.split(df, target, seed=0, test_size=synth.DESIGN_TEST_SIZE["quick"])  # 210 / 300
+        s = manifest.split(df, target, seed=0, test_size=synth.DESIGN_TEST_SIZE["quick"])  # 210 / 600
         y = (df[target].to_numpy() > 0).astype(int)
         clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
         clf.fit(x[s["train"]], y[s["train"]])

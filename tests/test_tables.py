@@ -327,3 +327,44 @@ def test_saved_markdown_shows_undefined_as_a_dash_and_the_csv_keeps_it_empty(tmp
     assert [c.strip() for c in rows[2].split("|")[1:-1]] == ["0.500", "0.125", "a", "3"]
     assert [c.strip() for c in rows[3].split("|")[1:-1]] == ["0.250", "—", "—", "1"]
     assert csv.read_text().splitlines()[2] == "0.25,,,1"
+
+
+def _run_with_predictions(d, p, labels, test_idx):
+    d.mkdir(parents=True)
+    np.savez(d / "embeddings.npz", p_test=np.asarray(p, dtype=float), labels=np.asarray(labels),
+             test_idx=np.asarray(test_idx))
+    return str(d)
+
+
+def test_test_noise_se_by_hand(tmp_path):
+    """One seed's paired difference over 4 test tracks: ref correct on [1, 1, 0, 0], other on [1, 0, 1, 1]
+    -> d = [0, -1, 1, 1], sd(ddof=1) = sqrt(2.75 / 3), SE = sd / 2."""
+    y = [1, 0, 1, 0]
+    ref = _run_with_predictions(tmp_path / "ref", [0.9, 0.1, 0.2, 0.8], y, [3, 5, 7, 9])
+    other = _run_with_predictions(tmp_path / "other", [0.9, 0.9, 0.9, 0.1], y, [3, 5, 7, 9])
+    assert ablation.test_noise_se(ref, other) == pytest.approx(np.sqrt(2.75 / 3) / 2)
+    shifted = _run_with_predictions(tmp_path / "shifted", [0.9, 0.9, 0.9, 0.1], y, [3, 5, 7, 8])
+    assert np.isnan(ablation.test_noise_se(ref, shifted))  # other test tracks: no paired noise
+    old = tmp_path / "old"
+    old.mkdir()
+    np.savez(old / "embeddings.npz", labels=np.asarray(y), test_idx=np.arange(4))  # a run before p_test
+    assert np.isnan(ablation.test_noise_se(ref, old))
+    assert np.isnan(ablation.test_noise_se(ref, tmp_path / "missing"))
+
+
+def test_paired_table_test_noise_column_is_the_rms_over_seeds(tmp_path):
+    """Two seeds with test-noise SEs a and b give sqrt((a^2 + b^2) / 2), in points, beside sd_diff."""
+    y = [1, 0, 1, 0]
+    rows = []
+    for seed, other_p in ((0, [0.9, 0.9, 0.9, 0.1]), (1, [0.1, 0.1, 0.2, 0.8])):
+        for cfg, p in (("damer", [0.9, 0.1, 0.2, 0.8]), ("dsaf", other_p)):
+            row = _rows("synthmemo", "arousal", cfg, seed, 0.5)
+            row["run_dir"] = _run_with_predictions(tmp_path / f"{cfg}{seed}", p, y, [0, 1, 2, 3])
+            rows.append(row)
+    p = tables.paired_table(pd.DataFrame(rows))
+    cols = list(p.columns)
+    assert cols.index("test_noise_sd_acc_pp") == cols.index("sd_diff_acc_pp") + 1
+    a = np.sqrt(2.75 / 3) / 2  # seed 0, as in test_test_noise_se_by_hand
+    d1 = np.array([-1.0, 0.0, 0.0, 0.0])  # seed 1: other correct on [0, 1, 0, 0], ref on [1, 1, 0, 0]
+    b = d1.std(ddof=1) / 2
+    assert p["test_noise_sd_acc_pp"].iloc[0] == pytest.approx(100 * np.sqrt((a**2 + b**2) / 2))

@@ -96,11 +96,38 @@ def paired_stats(d: np.ndarray, alpha: float = 0.05, power: float = 0.8) -> dict
     return out
 
 
+def test_noise_se(ref_dir, other_dir) -> float:
+    """Standard error of one seed's paired accuracy difference (other - ref) that comes from sampling its
+    test tracks alone: with c_i = 1[track i correct], d_i = c_other,i - c_ref,i over the n shared test
+    tracks, sd(d, ddof=1) / sqrt(n) (the McNemar variance). Read from the runs' embeddings.npz (`p_test`,
+    `labels`, `test_idx`, written by training since the field was added); NaN when either run lacks them
+    or the two runs were not tested on the same tracks."""
+    z = []
+    for d in (ref_dir, other_dir):
+        f = Path(d) / "embeddings.npz"
+        if not f.is_file():
+            return float("nan")
+        with np.load(f) as e:
+            if "p_test" not in e.files:
+                return float("nan")
+            z.append((e["p_test"], e["labels"], e["test_idx"]))
+    (pr, yr, ir), (po, yo, io) = z
+    if not (np.array_equal(ir, io) and np.array_equal(yr, yo)) or len(yr) < 2:
+        return float("nan")
+    d = ((po > 0.5) == yo).astype(float) - ((pr > 0.5) == yr).astype(float)
+    return float(d.std(ddof=1) / np.sqrt(len(d)))
+
+
 def paired_vs_full(df: pd.DataFrame, full: str = FULL, metric: str = "acc") -> pd.DataFrame:
     """Each configuration minus full DAMER over the same (target, head, seed): mean paired difference, its sd,
     95 % t interval, minimum detectable difference at 80 % power and paired t test p (`paired_stats`),
     wins/losses/ties of the configuration, and a two-sided Wilcoxon signed-rank p when n >= 5 (exact; its
-    smallest possible value is 2 / 2^n: 0.0625 for 5 seeds, so with 5 seeds it cannot reach 0.05)."""
+    smallest possible value is 2 / 2^n: 0.0625 for 5 seeds, so with 5 seeds it cannot reach 0.05).
+
+    For accuracy, when `df` has the runs' folders (`run_dir`), also `test_noise_sd_acc`: the root mean square
+    over seeds of `test_noise_se`, i.e. the sd the per-seed differences would have from test-track sampling
+    alone. Next to `sd_diff_acc` (the observed spread over seeds) it says how much of the spread a larger
+    test split would remove (the rest comes from training: initialisation, split, batch order)."""
     from scipy.stats import wilcoxon
 
     rows = []
@@ -114,11 +141,16 @@ def paired_vs_full(df: pd.DataFrame, full: str = FULL, metric: str = "acc") -> p
             if len(d) >= 5 and np.any(d != 0):
                 p = float(wilcoxon(d).pvalue)
             s = paired_stats(d)
+            extra = {}
+            if metric == "acc" and "run_dir" in g.columns:
+                rd = g.set_index(["config", "seed"])["run_dir"]
+                se = [test_noise_se(rd[(full, k)], rd[(name, k)]) for k in common]
+                extra["test_noise_sd_acc"] = float(np.sqrt(np.mean(np.square(se)))) if se else float("nan")
             rows.append({"target": target, "head": head, "config": name, "n": len(d),
                          f"mean_diff_{metric}": s["mean"], f"sd_diff_{metric}": s["sd"],
                          f"ci95_low_{metric}": s["ci_low"], f"ci95_high_{metric}": s["ci_high"],
                          f"mdd80_{metric}": s["mdd"], "t_test_p": s["t_p"],
                          "wins": int((d > 0).sum()), "losses": int((d < 0).sum()),
                          "ties": int((d == 0).sum()),
-                         "wilcoxon_p": p})
+                         "wilcoxon_p": p, **extra})
     return pd.DataFrame(rows)

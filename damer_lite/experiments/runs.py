@@ -11,6 +11,7 @@ Table V (`ablation.ABLATIONS`: dsaf, pcl, saml, dsaf+pcl, pcl+saml, dsaf+saml, d
     history.json    per-epoch losses and PCL/SAML statistics (DAMER and the transformer baselines)
     config.json     the resolved training config (DAMER and the transformer baselines)
     embeddings.npz  fused test embeddings at epoch 0 and at the end (t-SNE, Fig. 7)
+                    and the scored head's P(class 1) per test track (`p_test`, paired track-level noise)
     model.pt, standardiser.npz   weights and train-split feature statistics (not committed)
 """
 

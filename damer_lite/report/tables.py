@@ -147,7 +147,9 @@ def ablation_wide(table: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
 def paired_table(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
     """Each configuration minus full DAMER over the same seeds (fused head), per dataset and target:
     mean paired difference in percentage points with its sd, 95 % t interval and the design's minimum
-    detectable difference at 80 % power and the paired t test's p (all over seeds; NaN for n < 2),
+    detectable difference at 80 % power and the paired t test's p (all over seeds; NaN for n < 2), for
+    accuracy the sd that test-track sampling alone gives the per-seed differences (`test_noise_sd_acc_pp`,
+    when the runs hold their test predictions),
     wins/losses/ties of the configuration, a two-sided Wilcoxon signed-rank p when n >= 5
     (`ablation.paired_vs_full`), and the `verdict` of the interval on the claim that the removed modules help."""
     stats = ("mean_diff", "sd_diff", "ci95_low", "ci95_high", "mdd80")
@@ -166,6 +168,10 @@ def paired_table(runs: pd.DataFrame, metric: str = "acc") -> pd.DataFrame:
     p = pd.concat(parts, ignore_index=True).rename(columns={"config": "configuration"})
     for s in stats:
         p[f"{s}_{metric}_pp"] = (100 * p.pop(f"{s}_{metric}")).round(9) + 0.0  # + 0.0: no "-0.000"
+    noise = f"test_noise_sd_{metric}"
+    if noise in p.columns:  # what test-track sampling alone would give the sd over seeds (accuracy only)
+        p[f"{noise}_pp"] = (100 * p.pop(noise)).round(9) + 0.0
+        cols.insert(cols.index(f"sd_diff_{metric}_pp") + 1, f"{noise}_pp")
     p["test"] = np.select(
         [p["n"] < 2, p["t_test_p"].isna(), p["n"] < 5],
         ["n < 2: no test", "all differences equal: no test", "paired t (Wilcoxon needs n >= 5)"],

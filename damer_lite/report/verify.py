@@ -30,7 +30,7 @@ from damer_lite.datasets.synth import DESIGN_TEST_SIZE
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 TIMING = re.compile(r"wall|x_?real_?time|per_s\b|samples_per|seconds|throughput|sps|_time\b", re.I)
-ONE_TRACK = 1 / DESIGN_TEST_SIZE["quick"]  # one test track of the quick profile's test split (300 tracks)
+ONE_TRACK = 1 / DESIGN_TEST_SIZE["quick"]  # one test track of the quick profile's test split (600 tracks)
 
 
 @dataclass

@@ -9,6 +9,7 @@ A run folder (written by `save_run`, run.json last and atomically, so a folder w
     history.json    per-epoch losses and PCL/SAML statistics
     config.json     the resolved training config
     model.pt, standardiser.npz, embeddings.npz   weights, train-split feature statistics, test embeddings
+                    (+ the scored head's test probabilities `p_test`)
     resume.pt       only while a run is unfinished: the state after its last completed epoch (`save_epoch_state`)
 """
 

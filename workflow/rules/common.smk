@@ -56,7 +56,7 @@ FIRST = next(iter(DATASETS))
 
 def test_size(dataset):
     """The dataset's test split per seed: config `datasets.<name>.test_size`; when null or absent, SynthMemo's
-    design for its size (quick: 300 test tracks of 510, smoke: 0.3) and 0.3 (the paper's 70/30) elsewhere."""
+    design for its size (quick: 600 test tracks of 810, smoke: 0.3) and 0.3 (the paper's 70/30) elsewhere."""
     value = (config["datasets"].get(dataset) or {}).get("test_size")
     if value is None and dataset == "synthmemo":
         value = DESIGN_TEST_SIZE.get(P["synth_size"])
