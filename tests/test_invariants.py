@@ -392,7 +392,24 @@ def test_committed_tables_agree_with_the_run_folders():
             "table5_semi_paired": tables.paired_table(semi, "acc"),
             "table5_semi_models": tables.model_table(semi),
         })
+    noise = "test_noise_sd_acc_pp"  # needs every run's per-track test predictions (embeddings.npz, p_test)
     for name, df in recomputed.items():
         path = tables_dir / f"{name}.csv"
         assert path.is_file(), f"{path} is missing"
-        _assert_same_table(_read(path), _read(df.to_csv(index=False)), name)
+        committed, again = _read(path), _read(df.to_csv(index=False))
+        if noise in again.columns and (again[noise] == "").all():
+            # the checkout does not hold the runs' predictions (.gitignore keeps embeddings.npz of one seed
+            # only), so this column cannot be recomputed here; it must still be a non-negative number per row
+            runs_of = semi if name.startswith("table5_semi") else all_runs
+            assert not all(_has_predictions(d) for d in runs_of["run_dir"]), f"{name}: {noise} not recomputed"
+            assert (committed[noise].astype(float) >= 0).all(), name
+            committed, again = committed.drop(columns=noise), again.drop(columns=noise)
+        _assert_same_table(committed, again, name)
+
+
+def _has_predictions(run_dir) -> bool:
+    f = Path(run_dir) / "embeddings.npz"
+    if not f.is_file():
+        return False
+    with np.load(f) as e:
+        return "p_test" in e.files
