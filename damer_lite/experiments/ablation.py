@@ -102,6 +102,8 @@ def test_noise_se(ref_dir, other_dir) -> float:
     tracks, sd(d, ddof=1) / sqrt(n) (the McNemar variance). Read from the runs' embeddings.npz (`p_test`,
     `labels`, `test_idx`, written by training since the field was added); NaN when either run lacks them
     or the two runs were not tested on the same tracks."""
+    from damer_lite.training.metrics import predicted_class  # late import, as run_grid's (sklearn)
+
     z = []
     for d in (ref_dir, other_dir):
         f = Path(d) / "embeddings.npz"
@@ -114,7 +116,7 @@ def test_noise_se(ref_dir, other_dir) -> float:
     (pr, yr, ir), (po, yo, io) = z
     if not (np.array_equal(ir, io) and np.array_equal(yr, yo)) or len(yr) < 2:
         return float("nan")
-    d = ((po > 0.5) == yo).astype(float) - ((pr > 0.5) == yr).astype(float)
+    d = (predicted_class(po) == yo).astype(float) - (predicted_class(pr) == yr).astype(float)
     return float(d.std(ddof=1) / np.sqrt(len(d)))
 
 
@@ -133,6 +135,7 @@ def paired_vs_full(df: pd.DataFrame, full: str = FULL, metric: str = "acc") -> p
     rows = []
     for (target, head), g in df.groupby(["target", "head"], sort=False):
         ref = g[g["config"] == full].set_index("seed")[metric]
+        rd = g.set_index(["config", "seed"])["run_dir"] if metric == "acc" and "run_dir" in g.columns else None
         for name in [c for c in ABLATIONS if c != full and c in set(g["config"])]:
             other = g[g["config"] == name].set_index("seed")[metric]
             common = ref.index.intersection(other.index)
@@ -142,8 +145,7 @@ def paired_vs_full(df: pd.DataFrame, full: str = FULL, metric: str = "acc") -> p
                 p = float(wilcoxon(d).pvalue)
             s = paired_stats(d)
             extra = {}
-            if metric == "acc" and "run_dir" in g.columns:
-                rd = g.set_index(["config", "seed"])["run_dir"]
+            if rd is not None:
                 se = [test_noise_se(rd[(full, k)], rd[(name, k)]) for k in common]
                 extra["test_noise_sd_acc"] = float(np.sqrt(np.mean(np.square(se)))) if se else float("nan")
             rows.append({"target": target, "head": head, "config": name, "n": len(d),

@@ -272,7 +272,7 @@ def _run(mel, coch, y, split, cfg, out_dir, dev, amp, seed, test_guard, kind, in
         "train_seconds": t_train, "train_samples_per_s": n_seen / max(t_train, 1e-9),
         "wall_seconds": time.perf_counter() - t_start,
     })
-    # p_test: P(class 1) of the scored head per test track (paired track-level analyses, `ablation.test_noise`)
+    # p_test: P(class 1) of the scored head per test track (paired track-level noise, `ablation.test_noise_se`)
     embeddings = {"z_epoch0": z0, "z_final": pred[model.embedding], "labels": ty, "test_idx": split["test"],
                   "p_test": pred[model.primary]}
     result = {"metrics": metrics, "history": history, "config": cfg, "model": model, "embeddings": embeddings,
