@@ -419,6 +419,7 @@ class MetaConfig:
     outer_lr: float = 5e-5  # Adam (DSAML: 5e-5)
     iterations: int = 300  # outer steps
     grad_clip: float = 5.0
+    max_songs: int = 0  # > 0: each seed uses a seeded random subset of this many songs (ours: the CPU budget)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -452,6 +453,8 @@ class MetaConfig:
                      "grad_clip"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"meta.{name} must be > 0, got {getattr(self, name)}")
+        if self.max_songs < 0:
+            raise ValueError(f"meta.max_songs must be >= 0 (0: every song), got {self.max_songs}")
 
     @property
     def min_songs(self) -> int:
@@ -461,8 +464,10 @@ class MetaConfig:
 
 META_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {"query": 3, "meta_batch": 2, "inner_steps": 2, "iterations": 2, "shots": [0, 1, 3]},
-    # CPU pipeline: fewer outer steps than DSAML, so a larger outer step (ours; documented in docs/personal.md)
-    "quick": {"meta_batch": 8, "iterations": 20, "outer_lr": 1e-3},
+    # CPU pipeline (ours, docs/personalize.md): fewer outer steps than DSAML, so a larger outer step; a seeded
+    # subset of 300 songs per seed (the global model's training and the held-out annotators' query songs scale
+    # with the number of songs)
+    "quick": {"meta_batch": 8, "iterations": 20, "outer_lr": 1e-3, "max_songs": 300},
     "paper": {},
 }
 

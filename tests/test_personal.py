@@ -56,6 +56,23 @@ def test_split_annotators_and_tasks(data):
         pers.make_task(data, test[0], 0, max_shots=len(songs))
 
 
+def test_song_subset_keeps_the_pairs_of_its_songs(data):
+    assert exp.song_subset(data, 0, seed=0) is data and exp.song_subset(data, len(data.table), seed=0) is data
+    sub = exp.song_subset(data, 5, seed=0)
+    assert len(sub.table) == 5 and sub.mel.shape[0] == sub.coch.shape[0] == 5
+    assert exp.song_subset(data, 5, seed=0).table.equals(sub.table)  # seeded
+    assert not exp.song_subset(data, 5, seed=1).table["track_id"].equals(sub.table["track_id"])
+    kept = data.table["track_id"].isin(sub.table["track_id"]).to_numpy()
+    old = data.pairs[kept[data.pairs["song"].to_numpy()]]
+    assert len(sub.pairs) == len(old) == len(sub.targets)
+    # each kept pair points at the same track, annotator and curve as before
+    for (_, p_new), (_, p_old) in zip(sub.pairs.iterrows(), old.iterrows(), strict=True):
+        assert sub.table.at[p_new["song"], "track_id"] == data.table.at[p_old["song"], "track_id"]
+        assert p_new["annotator"] == p_old["annotator"]
+    np.testing.assert_array_equal(sub.targets, data.targets[old.index.to_numpy()])
+    np.testing.assert_array_equal(sub.mel[0], data.mel[np.flatnonzero(kept)[0]])
+
+
 def test_global_model_never_sees_held_out_annotators(data, monkeypatch):
     train, test = pers.split_annotators(data.annotators, 0, 0.2)
     seen = {}
@@ -164,6 +181,7 @@ def test_k_shot_experiment_tables(data):
     o0 = tasks[(tasks["method"] == "offset") & (tasks["k"] == 0)].set_index(["seed", "annotator", "dim"])["ccc"]
     pd.testing.assert_series_equal(o0.sort_index(), g.sort_index(), check_names=False)
     assert {"offset_tau2_valence", "offset_sigma2_arousal"} <= set(tables["personal_synthmemo_runs"].columns)
+    assert (tables["personal_synthmemo_runs"]["songs"] == len(data.table)).all()  # max_songs 0: every song
     # the held-out annotators of each seed are the tasks, never a training annotator
     for seed in (0, 1):
         _, test = pers.split_annotators(data.annotators, seed, meta.test_annotators)
@@ -240,6 +258,8 @@ def test_meta_config_validation():
     assert MetaConfig().inner_steps == 16 and MetaConfig().outer_lr == 5e-5 and MetaConfig().query == 15
     assert meta_profile("paper") == MetaConfig()
     assert meta_profile("quick").min_songs == 16
-    for bad in ({"shots": [1, 1]}, {"shots": "1"}, {"inner_lr": 0}, {"test_annotators": 1.0}, {"nope": 1}):
+    assert meta_profile("paper").max_songs == 0 and meta_profile("quick").max_songs == 300
+    for bad in ({"shots": [1, 1]}, {"shots": "1"}, {"inner_lr": 0}, {"test_annotators": 1.0}, {"nope": 1},
+                {"max_songs": -1}):
         with pytest.raises(ValueError):
             meta_profile("smoke", bad)

@@ -1,6 +1,6 @@
 """Clean shutdown of `damer-lite features --workers 2` under real signals: SIGTERM and Ctrl-C (SIGINT) stop
 the workers, leave no orphan process and no temporary file, and the same command resumes to a complete
-store; SIGKILL of the parent (no clean-up possible) still ends the workers."""
+store; SIGKILL of the parent (no clean-up possible) still ends the workers. And SIGTERM of `synth --workers 2`."""
 
 from __future__ import annotations
 
@@ -101,3 +101,24 @@ def test_sigkill_of_the_parent_ends_the_workers(songs, tmp_path):
     while time.monotonic() < deadline and [p for p in workers if _alive(p)]:
         time.sleep(0.2)
     assert not [p for p in workers if _alive(p)], "workers outlived a killed parent"
+
+
+def test_sigterm_stops_the_synth_workers(tmp_path):
+    """`damer-lite synth --workers 2`: SIGTERM ends both rendering workers and leaves no half-written audio."""
+    out = tmp_path / "synth"
+    cmd = [sys.executable, "-m", "damer_lite", "synth", "--out", str(out), "--n-tracks", "400", "--duration", "6",
+           "--sr", "16000", "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("MusicRawData/*.flac"))) < 4:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2, workers
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    time.sleep(0.5)
+    assert not [p for p in workers if _alive(p)], "orphaned workers"
+    assert not list(out.glob("MusicRawData/*.tmp")), "half-written audio left"
+    assert not (out / "synth_truth" / "params.json").exists()  # an interrupted set is never marked complete

@@ -27,6 +27,14 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     assert _digest(tmp_path / "c")["valence_all_average.csv"] != da["valence_all_average.csv"]
 
 
+def test_workers_give_the_same_files_as_one_process(tmp_path):
+    one = synth.generate(tmp_path / "one", progress=False, **TINY)
+    two = synth.generate(tmp_path / "two", progress=False, workers=2, **TINY)
+    assert _digest(tmp_path / "one") == _digest(tmp_path / "two")
+    assert (one["workers"], two["workers"]) == (1, 2)
+    assert not list((tmp_path / "two" / "MusicRawData").glob("*.tmp"))
+
+
 def test_cli_twice_identical_and_if_absent(tmp_path, capsys):
     args = ["synth", "--n-tracks", "8", "--duration", "3", "--sr", "8000", "--seed", "1", "--format", "wav"]
     assert main([*args, "--out", str(tmp_path / "x")]) == 0
@@ -37,6 +45,8 @@ def test_cli_twice_identical_and_if_absent(tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "x"), "--if-absent"]) == 0
     assert "nothing to do" in capsys.readouterr().out
     assert main(["synth", "--out", str(tmp_path / "z"), "--n-tracks", "2"]) == 2
+    assert main([*args, "--out", str(tmp_path / "w"), "--workers", "0"]) == 2
+    assert "--workers must be >= 1" in capsys.readouterr().err
 
 
 def test_layout_files_and_columns(smoke_synth):

@@ -37,7 +37,7 @@ the whole pipeline (every table and figure): make results
 
 EXAMPLES = {
     "synth": """examples:
-  damer-lite synth --out data/synthmemo_quick --size quick      # 300 tracks of ~20 s at 22.05 kHz (make results)
+  damer-lite synth --out data/synthmemo_quick --size quick --workers 2  # make results: 810 tracks of ~20 s, 22.05 kHz
   damer-lite synth --out data/tiny --n-tracks 24 --duration 6 --sr 16000 --seed 1
 
 next: damer-lite validate --dataset synthmemo --root DIR, then damer-lite features""",

@@ -34,6 +34,9 @@ def _arguments(ap: argparse.ArgumentParser) -> None:
                     help="label efficiency: labelled shares of each training split")
     ap.add_argument("--train-styles", nargs="+", default=["piano", "plucked", "mallet"],
                     help="style shift: timbre families trained on (the others are the test)")
+    ap.add_argument("--max-train", type=int, default=None,
+                    help="style shift: train on a seeded random subset of at most this many tracks of those "
+                         "families (default: all of them; make results: config's style_shift_max_train)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of every experiment")
     ap.add_argument("--test-size", default="0.3",
                     help="label efficiency's test split per seed, as the grid's: a fraction of the tracks or a "
@@ -84,7 +87,8 @@ def run(args) -> int:
         print(eff.to_string(index=False))
     if args.only in (None, "shift"):
         shift = pd.concat([style_shift(args.store, t, tuple(args.train_styles), args.seeds, args.profile,
-                                       args.device) for t in args.targets], ignore_index=True)
+                                       args.device, max_train=args.max_train) for t in args.targets],
+                          ignore_index=True)
         save_table(shift, f"style_shift_{args.dataset}", Path(args.results))
         print(shift.to_string(index=False))
     return 0

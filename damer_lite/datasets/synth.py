@@ -23,6 +23,7 @@ import json
 import os
 import time
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from damer_lite import __version__
 from damer_lite.datasets import annotation as ann
 from damer_lite.datasets.synth_audio import TIMBRES, render_track, section_cues
 from damer_lite.progress import tqdm
+from damer_lite.workers import in_worker, process_pool, stop_workers
 
 # Named sizes. `quick` is the set of `make results` on 2 CPU cores, sized for a powered ablation: with
 # DESIGN_TEST_SIZE its splits are 210 train / 600 test tracks. The training size (and so the cost of every grid
@@ -118,6 +120,55 @@ def make_track(seed: int, index: int, duration: float, sr: int) -> dict:
     }
 
 
+def _render_track(seed: int, index: int, duration: float, sr: int, fmt: str, audio_dir: str) -> tuple[dict, float]:
+    """Make track `index` and write its audio file atomically; (the track without its audio, seconds spent
+    making it). Run in the generating process or in a worker (`generate(workers=...)`)."""
+    r0 = time.perf_counter()
+    tr = make_track(seed, index, duration, sr)
+    seconds = time.perf_counter() - r0
+    audio = tr.pop("audio")
+    tr["file_name"] = f"{tr['file_stem']}.{fmt}"
+    _write_atomic(Path(audio_dir) / tr["file_name"],
+                  lambda p: sf.write(p, audio, sr, subtype="PCM_16", format=fmt.upper()))
+    return tr, seconds
+
+
+def _render_in_worker(*args) -> tuple[dict, float]:
+    return in_worker(_render_track, *args)
+
+
+def _rendered(seed, n_tracks, duration, sr, fmt, audio_dir: Path, workers: int, progress: bool):
+    """Yield `_render_track`'s result for every track in index order; `workers` > 1 renders them in that many
+    worker processes (each track has its own random stream, so the files are the same either way). Interrupted
+    (Ctrl-C, SIGTERM through the CLI): the workers are stopped and half-written audio files removed."""
+    bar = tqdm(total=n_tracks, desc="SynthMemo", unit="track", disable=not progress)
+    pool = None
+    try:
+        if workers <= 1 or n_tracks < 2:
+            for i in range(n_tracks):
+                out = _render_track(seed, i, duration, sr, fmt, str(audio_dir))
+                bar.update()
+                yield out
+        else:
+            pool, others = process_pool(min(workers, n_tracks), torch_threads=False)
+            futures = [pool.submit(_render_in_worker, seed, i, duration, sr, fmt, str(audio_dir))
+                       for i in range(n_tracks)]
+            for fut in futures:
+                out = fut.result()
+                bar.update()
+                yield out
+            pool.shutdown()
+            pool = None
+    except BaseException:
+        if pool is not None:
+            stop_workers(pool, others)
+        for stray in audio_dir.glob("*.tmp"):
+            stray.unlink(missing_ok=True)
+        raise
+    finally:
+        bar.close()
+
+
 def _write_atomic(path: Path, write) -> None:
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
@@ -142,8 +193,10 @@ def generate(
     sr: int = SIZES["smoke"]["sr"],
     fmt: str = "flac",
     progress: bool = True,
+    workers: int = 1,
 ) -> dict:
-    """Write a SynthMemo dataset into `out` and return a summary (counts, timings, × real time)."""
+    """Write a SynthMemo dataset into `out` and return a summary (counts, timings, × real time). `workers` > 1
+    renders the tracks' audio in that many processes; the files are byte-identical to those of one process."""
     if n_tracks < 6:
         raise ValueError(f"n_tracks must be >= 6 (3 annotation groups x 2 classes), got {n_tracks}")
     if duration < 3:
@@ -168,41 +221,38 @@ def generate(
     std = {"valence": {}, "arousal": {}}
     audio_seconds = 0.0
     render_time = 0.0
-    for i in tqdm(range(n_tracks), desc="SynthMemo", unit="track", disable=not progress):
-        r0 = time.perf_counter()
-        tr = make_track(seed, i, duration, sr)
-        render_time += time.perf_counter() - r0
-        audio_seconds += tr["duration_s"]
-        fname = f"{tr['file_stem']}.{fmt}"
-        _write_atomic(out / "MusicRawData" / fname,
-                      lambda p, a=tr["audio"]: sf.write(p, a, sr, subtype="PCM_16", format=fmt.upper()))
-        sid = tr["song_id"]
-        info.append({"song_id": sid, "file_name": fname, "duration_s": tr["duration_s"]})
-        truth.append({"song_id": sid, "file_name": fname, "group": int(groups[i]), **tr["style"],
-                      "latent_valence_mean": float(tr["latent"][:, 0].mean()),
-                      "latent_arousal_mean": float(tr["latent"][:, 1].mean()), "duration_s": tr["duration_s"]})
-        cue_rows += [{"song_id": sid, **c} for c in tr["cues"]]
-        latent_rows += [{"song_id": sid, "time_s": s, "valence": round(float(v), 4), "arousal": round(float(a), 4)}
-                        for s, (v, a) in enumerate(tr["latent"])]
-        # ratings by the 20 annotators of the two cohorts assigned to this track's group, each with their own
-        # reading (interpretation) of the track, scaled by the track's ambiguity
-        cohorts = ann.raters_for_group(int(groups[i]))
-        ambiguity = ann.track_ambiguity(_rng(seed, 3, i))
-        truth[-1]["ambiguity"] = ambiguity
-        ratings = []
-        for j, an in enumerate(annotators):
-            if an.cohort not in cohorts:
-                continue
-            rrng = _rng(seed, 2, i, j)
-            rr = ann.rate(an, tr["latent"], rrng, offset=ann.interpretation(rrng, ambiguity))
-            ratings.append(rr)
-            labels.append({"MID": sid, "AnnotatorID": an.annotator_id,
-                           "V": [round(float(x), 4) for x in rr[:, 0]],
-                           "A": [round(float(x), 4) for x in rr[:, 1]]})
-        ratings = np.stack(ratings)  # (20, S, 2)
-        for d, name in enumerate(("valence", "arousal")):
-            avg[name][sid] = ratings[:, :, d].mean(axis=0)
-            std[name][sid] = ratings[:, :, d].std(axis=0)
+    with closing(_rendered(seed, n_tracks, duration, sr, fmt, out / "MusicRawData", workers, progress)) as rendered:
+        for i, (tr, seconds) in enumerate(rendered):
+            render_time += seconds
+            audio_seconds += tr["duration_s"]
+            fname = tr["file_name"]
+            sid = tr["song_id"]
+            info.append({"song_id": sid, "file_name": fname, "duration_s": tr["duration_s"]})
+            truth.append({"song_id": sid, "file_name": fname, "group": int(groups[i]), **tr["style"],
+                          "latent_valence_mean": float(tr["latent"][:, 0].mean()),
+                          "latent_arousal_mean": float(tr["latent"][:, 1].mean()), "duration_s": tr["duration_s"]})
+            cue_rows += [{"song_id": sid, **c} for c in tr["cues"]]
+            latent_rows += [{"song_id": sid, "time_s": s, "valence": round(float(v), 4), "arousal": round(float(a), 4)}
+                            for s, (v, a) in enumerate(tr["latent"])]
+            # ratings by the 20 annotators of the two cohorts assigned to this track's group, each with their own
+            # reading (interpretation) of the track, scaled by the track's ambiguity
+            cohorts = ann.raters_for_group(int(groups[i]))
+            ambiguity = ann.track_ambiguity(_rng(seed, 3, i))
+            truth[-1]["ambiguity"] = ambiguity
+            ratings = []
+            for j, an in enumerate(annotators):
+                if an.cohort not in cohorts:
+                    continue
+                rrng = _rng(seed, 2, i, j)
+                rr = ann.rate(an, tr["latent"], rrng, offset=ann.interpretation(rrng, ambiguity))
+                ratings.append(rr)
+                labels.append({"MID": sid, "AnnotatorID": an.annotator_id,
+                               "V": [round(float(x), 4) for x in rr[:, 0]],
+                               "A": [round(float(x), 4) for x in rr[:, 1]]})
+            ratings = np.stack(ratings)  # (20, S, 2)
+            for d, name in enumerate(("valence", "arousal")):
+                avg[name][sid] = ratings[:, :, d].mean(axis=0)
+                std[name][sid] = ratings[:, :, d].std(axis=0)
 
     n_cols = max(c.size for c in avg["valence"].values())
     w = lambda df, name: _write_atomic(out / name, lambda p: df.to_csv(p, index=False))  # noqa: E731
@@ -225,7 +275,8 @@ def generate(
         "audio_seconds": audio_seconds,
         "elapsed_s": elapsed,
         "x_realtime": audio_seconds / max(elapsed, 1e-9),
-        "render_x_realtime": audio_seconds / max(render_time, 1e-9),
+        "render_x_realtime": audio_seconds / max(render_time, 1e-9),  # per rendering process
+        "workers": max(1, min(workers, n_tracks)),
         "annotators_passed_first_round": sum(a.calibration_rounds == 1 for a in annotators),
         "annotators_retrained": sum(a.calibration_rounds > 1 for a in annotators),
         "params": params,

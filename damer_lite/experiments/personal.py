@@ -64,11 +64,21 @@ def run_personal(store_dir, dataset: str, cfg: DynamicConfig, meta: MetaConfig, 
         torch.set_num_threads(prev_threads)
 
 
-def _run(data, dataset, cfg, meta, seeds, device, oracle, progress) -> dict[str, pd.DataFrame]:
+def song_subset(data: pers.RaterData, max_songs: int, seed: int) -> pers.RaterData:
+    """`data` itself when `max_songs` is 0 or not below its number of songs, else a random subset of
+    `max_songs` songs drawn with `seed` (each seed of the experiment draws its own)."""
+    n = len(data.table)
+    if max_songs <= 0 or max_songs >= n:
+        return data
+    return data.subset(np.random.default_rng([seed, 2412]).choice(n, max_songs, replace=False))
+
+
+def _run(full, dataset, cfg, meta, seeds, device, oracle, progress) -> dict[str, pd.DataFrame]:
     max_k = max(meta.shots)
     rows, info = [], []
     for seed in seeds:
         t0 = time.perf_counter()
+        data = song_subset(full, meta.max_songs, seed)
         train_ann, test_ann = pers.split_annotators(data.annotators, seed, meta.test_annotators)
         glob = pers.fit_global(data, train_ann, cfg, seed, device=device)
         t_global = time.perf_counter() - t0
@@ -104,7 +114,8 @@ def _run(data, dataset, cfg, meta, seeds, device, oracle, progress) -> dict[str,
                                       seed=pers.adapt_seed(seed, task.annotator, k, method))
                     pred = pers.predict_pairs(fast, data, glob.standardiser, task.query, device)
                     rows += _rows(seed, task.annotator, method, k, pers.task_metrics(pred, y), nq)
-        info.append({"seed": seed, "train_annotators": len(train_ann), "test_tasks": len(tasks),
+        info.append({"seed": seed, "songs": len(data.table), "train_annotators": len(train_ann),
+                     "test_tasks": len(tasks),
                      **{f"offset_{q}_{dim}": float(getattr(prior, q)[j]) for q in ("tau2", "sigma2")
                         for j, dim in enumerate(DIMS)},
                      "global_seconds": t_global, "meta_seconds": t_meta,
@@ -112,7 +123,8 @@ def _run(data, dataset, cfg, meta, seeds, device, oracle, progress) -> dict[str,
                      "meta_query_loss_first": history[0]["query_loss"],
                      "meta_query_loss_last": history[-1]["query_loss"]})
         if progress:
-            print(f"personal: seed {seed}: {len(tasks)} held-out annotators, global {t_global:.0f} s, "
+            print(f"personal: seed {seed}: {len(data.table)} songs, {len(tasks)} held-out annotators, "
+                  f"global {t_global:.0f} s, "
                   f"meta-training {t_meta:.0f} s, evaluation {info[-1]['eval_seconds']:.0f} s", file=sys.stderr)
     tasks_df = pd.DataFrame(rows)
     return {f"personal_{dataset}": summarise(tasks_df), f"personal_{dataset}_tasks": tasks_df,

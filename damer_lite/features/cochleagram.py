@@ -163,8 +163,12 @@ def _channel_plan(sr: int, n: int, fmin: float, fmax: float, hop: int, n_out: in
     two times 64, so that channels of similar length share one plan and one forward FFT per segment. The
     plan depends on n_out only through a power-of-two cap on V (short signals), so tracks of different
     lengths reuse it."""
-    m_cap = 1 << max(0, math.ceil(math.log2(max(1, -(-n_out // hop)))))
-    return _channel_plan_cached(sr, n, fmin, fmax, hop, min(m_cap, 64), rel)
+    return _channel_plan_cached(sr, n, fmin, fmax, hop, _m_cap(n_out, hop), rel)
+
+
+def _m_cap(n_out: int, hop: int) -> int:
+    """The power-of-two cap (<= 64) on V / hop through which a plan depends on the signal length n_out."""
+    return min(1 << max(0, math.ceil(math.log2(max(1, -(-n_out // hop))))), 64)
 
 
 @lru_cache(maxsize=16)
@@ -247,11 +251,16 @@ def _block_sum_weights(s: int, d: int, tail: int, hop: int, nb: int) -> np.ndarr
     return w
 
 
-@lru_cache(maxsize=32)
 def _multirate_plan(sr: int, n: int, fmin: float, fmax: float, hop: int, n_out: int, gi: int, delta: float):
     """For plan group `gi`: per channel the decimation D and last kept bin K, the float32 matrix
-    (F, c) of 2 |H_k|^2 / S above K_k (energy of the dropped bins by Parseval), and W per distinct D."""
-    s, v, tail, idx, resp = _channel_plan(sr, n, fmin, fmax, hop, n_out)[gi]
+    (F, c) of 2 |H_k|^2 / S above K_k (energy of the dropped bins by Parseval), and W per distinct D.
+    Cached per plan, not per signal length: tracks of different lengths reuse it."""
+    return _multirate_plan_cached(sr, n, fmin, fmax, hop, _m_cap(n_out, hop), gi, delta)
+
+
+@lru_cache(maxsize=64)
+def _multirate_plan_cached(sr: int, n: int, fmin: float, fmax: float, hop: int, m_cap: int, gi: int, delta: float):
+    s, v, tail, idx, resp = _channel_plan_cached(sr, n, fmin, fmax, hop, m_cap, TAIL_REL)[gi]
     mag = np.abs(resp)  # (c, F)
     ds, ks = [], []
     divisors = [q for q in range(64, 1, -1) if s % q == 0]

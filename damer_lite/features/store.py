@@ -27,7 +27,7 @@ import math
 import os
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,6 +37,7 @@ import pandas as pd
 from damer_lite.features.audio import AudioError, load_audio
 from damer_lite.features.config import FeatureConfig
 from damer_lite.features.handcrafted import handcrafted_names
+from damer_lite.workers import in_worker, process_pool, stop_workers
 
 REQUIRED_COLUMNS = ("track_id", "audio_path")
 ARRAYS = ("mel", "coch", "handcrafted")
@@ -190,62 +191,10 @@ def compute_batch(signals: list, cfg: FeatureConfig, device=None, timings: dict 
     return results  # type: ignore[return-value]
 
 
-def _worker_init() -> None:
-    """One BLAS/torch thread per worker process: K workers use K cores, not K x cores. The worker ends with its
-    parent (Linux: SIGTERM when the parent dies, even by SIGKILL), and SIGTERM ends it through Python's
-    clean-up, so that a half-written track file is removed (`_atomic_write`)."""
-    import signal
-    import sys
-
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
-        except (OSError, AttributeError):
-            pass
-        if os.getppid() == 1:  # the parent died before prctl took effect
-            raise SystemExit(1)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _exit_on_sigterm(signum, frame):
-    raise SystemExit(128 + signum)
-
-
-def _stop_workers(pool, others: set, tracks: Path) -> None:
-    """Interrupted (Ctrl-C, SIGTERM): end the pool's workers now (the child processes that are not in
-    `others`, those alive before the pool), wait for them, drop queued tracks and any half-written track file.
-    Finished track files stay: the same command resumes from them."""
-    import multiprocessing as mp
-
-    pool.shutdown(wait=False, cancel_futures=True)
-    children = [p for p in mp.active_children() if p not in others]
-    for proc in children:
-        proc.terminate()
-    for proc in children:
-        proc.join(10)
-        if proc.is_alive():
-            proc.kill()
-            proc.join(5)
-    for stray in tracks.glob("*.tmp-*"):
-        stray.unlink(missing_ok=True)
-
-
 def _job(*job) -> tuple:
-    """`_compute_job` in a worker process. SIGTERM there raises SystemExit (`_exit_on_sigterm`): unwinding
-    removes a half-written track file, then the worker leaves at once (the pool would otherwise catch the
-    exception, report it as the track's result and carry on)."""
-    try:
-        return _compute_job(*job)
-    except SystemExit as e:
-        os._exit(e.code if isinstance(e.code, int) else 1)
+    """`_compute_job` in a worker process (`workers.in_worker`: SIGTERM unwinds, removing a half-written track
+    file, then the worker leaves at once)."""
+    return in_worker(_compute_job, *job)
 
 
 def _compute_job(track_id, audio_path, start_s, end_s, cfg_dict, track_file, device) -> tuple:
@@ -396,11 +345,7 @@ def extract(
         for tid, secs, err in results:
             audio_s = _record(tid, secs, err, failures, audio_s, bar, t0, done)
     else:
-        import multiprocessing as mp
-
-        ctx = mp.get_context("spawn")  # torch + fork is fragile; spawn is safe everywhere
-        others = set(mp.active_children())  # a notebook's own child processes are not ours to stop
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+        pool, others = process_pool(workers)  # spawned, one thread each, ending with this process
         try:
             futures = [pool.submit(_job, *job) for job in todo]
             for fut in as_completed(futures):
@@ -409,7 +354,9 @@ def extract(
         except BaseException:  # KeyboardInterrupt (Ctrl-C, or SIGTERM through the CLI), or a broken pool
             if bar is not None:
                 bar.close()
-            _stop_workers(pool, others, tracks)
+            stop_workers(pool, others)
+            for stray in tracks.glob("*.tmp-*"):  # a half-written track file
+                stray.unlink(missing_ok=True)
             raise
         pool.shutdown()
     if bar is not None:

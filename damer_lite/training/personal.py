@@ -47,6 +47,7 @@ fine-tuning, MAML's inner loop and `damer-lite personalize`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
@@ -91,6 +92,19 @@ class RaterData:
     def songs_of(self, annotator: str) -> np.ndarray:
         """Pair indices of one annotator, in song order."""
         return np.flatnonzero(self.pairs["annotator"].to_numpy() == annotator)
+
+    def subset(self, songs) -> RaterData:
+        """The same data restricted to `songs` (indices into mel / table), renumbered in their order; the
+        (annotator, song) pairs of other songs are left out."""
+        songs = np.unique(np.asarray(songs, dtype=int))
+        renumber = np.full(len(self.table), -1)
+        renumber[songs] = np.arange(songs.size)
+        keep = np.isin(self.pairs["song"].to_numpy(), songs)
+        pairs = self.pairs[keep].reset_index(drop=True)
+        pairs["song"] = renumber[pairs["song"].to_numpy()]
+        return dataclasses.replace(self, mel=self.mel[songs], coch=self.coch[songs],
+                                   table=self.table.iloc[songs].reset_index(drop=True), pairs=pairs,
+                                   targets=self.targets[keep])
 
     def mean_targets(self, annotators) -> np.ndarray:
         """(n, T, 2): per song and token, the mean over `annotators` of their curves (NaN where none)."""

@@ -11,8 +11,9 @@ rule synth:
     params:
         out=lambda w, output: Path(output[0]).parents[1],
         size=lambda w: SYNTH_SIZES[w.size],  # a changed size re-runs the rule (Snakemake's params trigger)
+    threads: FEATURE_THREADS  # tracks rendered in parallel (same files for any number of processes)
     shell:
-        "damer-lite synth --out {params.out} --size {wildcards.size} > {log} 2>&1"
+        "damer-lite synth --out {params.out} --size {wildcards.size} --workers {threads} > {log} 2>&1"
 
 
 rule features:

@@ -130,6 +130,8 @@ rule style_shift:
         targets=" ".join(P["extras"]["targets"]),
         seeds=" ".join(str(s) for s in P["extras"]["seeds"]),
         styles=" ".join(config["style_shift_train"]),
+        max_train=("" if config.get("style_shift_max_train") is None
+                   else f"--max-train {config['style_shift_max_train']}"),
     threads: 1
     resources:
         gpu=GPU,
@@ -138,7 +140,7 @@ rule style_shift:
     shell:
         "python -m damer_lite experiments --only shift --store {params.store} --dataset {wildcards.dataset} "
         "--results {params.results} --profile {params.profile} --targets {params.targets} "
-        "--seeds {params.seeds} --train-styles {params.styles} > {log} 2>&1"
+        "--seeds {params.seeds} --train-styles {params.styles} {params.max_train} > {log} 2>&1"
 
 
 rule dynamic_mer:
