@@ -1,13 +1,13 @@
 """Compare every number of two results folders' tables: is a regeneration the committed result?
 
-    python -m damer_lite.report.verify results /scratch/results [--tolerance 1.12] [--out report.md]
+    python -m damer_lite.report.verify results /scratch/results [--tolerance 0.0017] [--out report.md]
     make verify        # regenerates into verify/results (fresh data too), then runs this
 
 Each CSV in `<committed>/tables/` is read beside the same file of the regenerated folder. Cells are compared
 number by number (the numbers inside text such as "78.22 ± 2.43" too):
 * integers (counts, seeds, wins) must be equal;
-* other numbers may differ by the tolerance: by default one test track of the quick split (1/90 of the
-  accuracy), i.e. 1.12 for numbers on a 0-100 scale (percent, points) and 0.0112 for numbers within [-1.5, 1.5]
+* other numbers may differ by the tolerance: by default one test track of the quick split (1/600 of the
+  accuracy), i.e. 0.17 for numbers on a 0-100 scale (percent, points) and 0.0017 for numbers within [-1.5, 1.5]
   (fractions, AUC, p values, correlations);
 * the text around the numbers must be equal;
 * timing columns (wall seconds, x real time, samples/s) are machine measurements and are listed as not
