@@ -171,7 +171,15 @@ EXTRAS = (
 # (it then starts early); the others longest first (the SAML configurations ~90 s per job of 5 seeds on one
 # core, the other neural ones ~65 s, the transformers ~40 s, the semi-supervised ones ~20-50 s, scikit-learn
 # ~3 s), so that the last minutes of a run are not one long job on one core while the other idles.
+# Short jobs (notebooks, checkpoint exports, the results index, the scikit-learn baselines: seconds each) run as soon
+# as their inputs exist: ahead of every training job that is ready at the same time, so that they fill the grid's
+# gaps instead of queueing behind it and trailing after the last training job.
+SHORT_JOB_PRIORITY = 60
+
+
 def grid_priority(runs: str, model: str) -> int:
+    if model in ("svm", "concat_linear"):  # scikit-learn: a few seconds per job
+        return SHORT_JOB_PRIORITY
     if runs == "runs":
         if model in ("damer", "dsaf+saml"):
             return 40

@@ -1,6 +1,9 @@
 # Aggregate notebooks (executed copies under results/notebooks/; `make site` renders them) and the results index.
+# Each runs as soon as its inputs exist (SHORT_JOB_PRIORITY, rules/common.smk), beside the training grid, not
+# in a tail after it.
 
 rule notebook_data:
+    priority: SHORT_JOB_PRIORITY
     input:
         data=lambda w: dataset_ready(w.dataset),
         notebook="notebooks/01_data.ipynb",
@@ -20,6 +23,7 @@ rule notebook_data:
         "-p results_dir {params.results} > {log} 2>&1"
 
 rule notebook_features:
+    priority: SHORT_JOB_PRIORITY
     input:
         store=lambda w: store_index(w.dataset),
         notebook="notebooks/02_features.ipynb",
@@ -42,6 +46,7 @@ rule notebook_features:
         "-p results_dir {params.results} > {log} 2>&1"
 
 rule notebook_model:
+    priority: SHORT_JOB_PRIORITY
     input:
         store=lambda w: store_index(w.dataset),
         notebook="notebooks/03_model.ipynb",
@@ -72,6 +77,7 @@ rule notebook_model:
         "-p results_dir {params.results} > {log} 2>&1"
 
 rule notebook_ablation:
+    priority: SHORT_JOB_PRIORITY
     input:
         # the held-out error analysis: SynthMemo's exported checkpoints, the runs they were exported from (seed,
         # feature store), that store and the dataset (style, audio); skipped without SynthMemo
@@ -115,6 +121,7 @@ rule notebook_ablation:
         "-p semi_runs_dir {params.semi} {params.errors} -p results_dir {params.results} > {log} 2>&1"
 
 rule notebook_dynamics:
+    priority: SHORT_JOB_PRIORITY
     input:
         # the showcase seed's dynamics, and every seed's for the PCL saturation table
         runs=lambda w: [f"{run_dir(w.dataset, t, 'damer', s)}/run.json" for t in config["targets"] for s in SEEDS],
@@ -135,6 +142,7 @@ rule notebook_dynamics:
         "-p results_dir {params.results} > {log} 2>&1"
 
 rule notebook_tsne:
+    priority: SHORT_JOB_PRIORITY
     input:
         runs=lambda w: showcase_runs(w.dataset),
         notebook="notebooks/07_tsne.ipynb",
@@ -154,6 +162,7 @@ rule notebook_tsne:
         "-p results_dir {params.results} > {log} 2>&1"
 
 rule notebook_dynamic_mer:
+    priority: SHORT_JOB_PRIORITY
     # dynamic MER (per-step valence/arousal): the raters' curves, their lag, the tables of rule dynamic_mer and
     # the showcase seed's predicted curves with the test songs' audio
     input:
@@ -177,6 +186,7 @@ rule notebook_dynamic_mer:
         "-p seed {params.seed} -p results_dir {params.results} > {log} 2>&1"
 
 rule notebook_personal:
+    priority: SHORT_JOB_PRIORITY
     # personalised dynamic MER: how the listeners differ, tasks by annotator and first-order MAML on a picture, the
     # k-shot tables of rule personal_mer, and one held-out listener of the showcase seed recomputed (one global fit
     # and one adaptation on the feature store)
@@ -206,6 +216,7 @@ rule notebook_personal:
         "-p results_dir {params.results} > {log} 2>&1"
 
 rule notebook_training_showcase:
+    priority: SHORT_JOB_PRIORITY
     input:
         lambda w: f"{run_dir(w.dataset, 'arousal', 'damer', SHOW)}/04_training.ipynb",
     output:
@@ -219,6 +230,7 @@ rule notebook_training_showcase:
 
 
 rule results_index:
+    priority: SHORT_JOB_PRIORITY
     input:
         NOTEBOOKS,
         DYNAMIC_TABLES,
@@ -240,6 +252,7 @@ rule results_index:
 
 
 rule notebook_your_music:
+    priority: SHORT_JOB_PRIORITY
     input:
         checkpoints=lambda w: [f"{RESULTS}/checkpoints/{w.dataset}_{t}.pt" for t in config["targets"]],
         data=lambda w: dataset_ready(w.dataset),

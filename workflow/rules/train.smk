@@ -237,6 +237,7 @@ rule cross_dataset:
 
 
 rule export_run:
+    priority: 45  # before most grid jobs: the checkpoints and the notebooks that read them follow it
     # The run a checkpoint is exported from: full DAMER, showcase seed, the grid's test split; trained on the
     # training split minus a stratified validation share (`calibration_val_fraction`) on which the fused head's
     # temperature is fitted after training (training.calibration). Model selection: the last epoch.
@@ -272,6 +273,7 @@ rule export_run:
 
 
 rule checkpoint:
+    priority: SHORT_JOB_PRIORITY
     input:
         run=lambda w: f"{run_dir(w.dataset, w.target, 'damer', SHOW, 'runs_export')}/run.json",
         store=lambda w: store_index(w.dataset),
@@ -294,6 +296,7 @@ rule checkpoint:
 
 
 rule dynamic_checkpoint:
+    priority: SHORT_JOB_PRIORITY
     # the dynamic checkpoint for `damer-lite predict --dynamic`: the dual_scale run of the showcase seed (fixed in
     # advance, not chosen by its test score), exported with its feature settings and model card
     input:
