@@ -158,3 +158,36 @@ def test_published_agreement_sits_in_its_own_rows():
     assert len(quoted) == len(literature.PUBLISHED_AGREEMENT)
     mine = t[t["source"] == "ours (measured)"].set_index("statistic")
     assert mine.loc["sd between raters, share of the scale's range", "both"] == pytest.approx(0.115)
+
+
+def test_style_shift_caps_the_training_tracks_per_seed(store, monkeypatch):
+    """`max_train`: a seeded subset of the training families' tracks, the same for both models of a seed; the
+    test set stays every track of the other families."""
+    from damer_lite.experiments import style_shift as shift_mod
+    from damer_lite.training.data import load_training_data
+
+    _, _, table = load_training_data(store)
+    styles = tuple(sorted(table["style"].unique()))[:3]
+    seen = []
+
+    def fake_train_run(mel, coch, y, split, cfg, seed, device=None):
+        seen.append((seed, cfg.modules.saml, split["train"].copy(), split["test"].copy()))
+        return {"metrics": {"fuse": {"acc": 0.5, "f1": 0.5, "auc": 0.5}}}
+
+    monkeypatch.setattr(shift_mod, "train_run", fake_train_run)
+    n_fam = int(table["style"].isin(styles).sum())
+    assert n_fam > 6
+    out = shift_mod.style_shift(store, "arousal", styles, seeds=(0, 1), profile="smoke", max_train=6)
+    assert (out["n_train"] == 6).all() and (out["n_test"] == len(table) - n_fam).all()
+    by_seed = {}
+    for seed, _, train, test in seen:
+        assert len(train) == 6 and table["style"].iloc[train].isin(styles).all()
+        assert not table["style"].iloc[test].isin(styles).any() and len(test) == len(table) - n_fam
+        by_seed.setdefault(seed, []).append(tuple(train))
+    assert all(len(set(v)) == 1 for v in by_seed.values())  # both models of a seed train on the same tracks
+    assert by_seed[0][0] != by_seed[1][0]  # each seed draws its own
+    seen.clear()
+    full = shift_mod.style_shift(store, "arousal", styles, seeds=(0,), profile="smoke")
+    assert (full["n_train"] == n_fam).all() and len(seen[0][2]) == n_fam
+    with pytest.raises(ValueError, match="max_train"):
+        shift_mod.style_shift(store, "arousal", styles, max_train=1)
